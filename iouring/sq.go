@@ -1,0 +1,90 @@
+//go:build linux
+
+package iouring
+
+import "sync/atomic"
+
+// GetSQE returns the next free submission entry, zeroed, or nil when the SQ
+// is full (submit, then try again) or the ring is closed. The entry belongs
+// to the caller until the next Submit.
+func (r *Ring) GetSQE() *SQE {
+	if r.fd < 0 {
+		return nil
+	}
+	sq := &r.sq
+	head := atomic.LoadUint32(sq.head) // acquire: the kernel is done with slots before head
+	if sq.sqeTail-head >= sq.entries {
+		return nil
+	}
+	s := &sq.sqes[sq.sqeTail&sq.mask]
+	sq.sqeTail++
+	*s = SQE{}
+	return s
+}
+
+// SQReady returns how many entries have been taken with GetSQE but not yet
+// consumed by the kernel.
+func (r *Ring) SQReady() uint32 {
+	if r.fd < 0 {
+		return 0
+	}
+	return r.sq.sqeTail - atomic.LoadUint32(r.sq.head)
+}
+
+// SQSpaceLeft returns how many more entries GetSQE can hand out right now.
+func (r *Ring) SQSpaceLeft() uint32 {
+	if r.fd < 0 {
+		return 0
+	}
+	return r.sq.entries - r.SQReady()
+}
+
+// flushSQ publishes the entries handed out by GetSQE and returns how many
+// the kernel has yet to consume.
+func (r *Ring) flushSQ() uint32 {
+	sq := &r.sq
+	if sq.sqeHead != sq.sqeTail {
+		sq.sqeHead = sq.sqeTail
+		// Release: the SQE contents written above become visible to the
+		// kernel no later than the new tail.
+		atomic.StoreUint32(sq.tail, sq.sqeTail)
+	}
+	return sq.sqeTail - atomic.LoadUint32(sq.head)
+}
+
+// Submit hands every prepared entry to the kernel and returns how many it
+// consumed. It does not wait for completions.
+func (r *Ring) Submit() (int, error) { return r.submit(0) }
+
+// SubmitAndWait submits like Submit and then blocks until at least n
+// completions are ready to reap (n == 0 behaves like Submit).
+func (r *Ring) SubmitAndWait(n uint32) (int, error) { return r.submit(n) }
+
+func (r *Ring) submit(waitNr uint32) (int, error) {
+	if r.fd < 0 {
+		return 0, ErrClosed
+	}
+	toSubmit := r.flushSQ()
+	submitted := 0
+	if toSubmit > 0 || waitNr > 0 || r.cqNeedsFlush() {
+		flags := uint32(0)
+		if waitNr > 0 || r.cqNeedsFlush() {
+			flags = EnterGetEvents
+		}
+		// A retried EINTR resubmits nothing twice: EINTR means this call
+		// consumed no SQE, and flushSQ's count is still right.
+		n, err := r.enter(toSubmit, waitNr, flags)
+		if err != nil {
+			return 0, err
+		}
+		submitted = n
+	}
+	// When the kernel consumed SQEs it reports that count even if the wait
+	// that followed was cut short by a signal, so finish the wait here.
+	for waitNr > 0 && r.CQReady() < waitNr {
+		if _, err := r.enter(0, waitNr, EnterGetEvents); err != nil {
+			return submitted, err
+		}
+	}
+	return submitted, nil
+}

@@ -69,6 +69,7 @@ const (
 	OpEpollWait
 	OpReadvFixed
 	OpWritevFixed
+	OpPipe
 
 	// opKnown is one past the last opcode this package has a name for.
 	opKnown
@@ -137,6 +138,7 @@ var opNames = [opKnown]string{
 	OpEpollWait:      "EPOLL_WAIT",
 	OpReadvFixed:     "READV_FIXED",
 	OpWritevFixed:    "WRITEV_FIXED",
+	OpPipe:           "PIPE",
 }
 
 // OpName returns the kernel's name for op without the IORING_OP_ prefix

@@ -1,0 +1,69 @@
+// Package lockfree provides Map, a concurrent hash map built for the VMM's
+// hot read path: the device bus and device state are looked up on every VM
+// exit from every vCPU, while writes (registering a device, changing its
+// state) are rare.
+//
+// # Design
+//
+// A Map points (atomically) at a table: a power-of-two array of bucket
+// slots, each an atomic.Pointer to the head of an immutable singly linked
+// chain of nodes. A node holds a key, its hash and its value, and is never
+// modified after it is published. So:
+//
+//   - A read is two atomic loads (table, slot) and a walk of a short chain of
+//     immutable nodes. It takes no lock, writes no shared memory and
+//     allocates nothing; a value can never be seen half written, because the
+//     node carrying it was complete before the CAS that published it.
+//   - A write copies the chain up to the node it changes (chains are short:
+//     the table grows at 3/4 load), builds the new head and installs it with
+//     one CompareAndSwap on the slot. If another writer changed the slot
+//     first, the CAS fails and the write retries from the fresh head. Some
+//     writer always succeeds, so writers are lock-free too.
+//
+// # Growth without stopping readers
+//
+// When the map passes 3/4 load, a writer allocates a table twice the size
+// whose slots all hold a shared "pending" marker pointing back at the old
+// table, and announces it in the old table. Old buckets then move one at a
+// time, cooperatively (any writer that meets a pending or frozen slot helps
+// move that bucket, and the growing writer moves them all in chunks):
+//
+//  1. Freeze: CAS the old slot from its chain to a "frozen" marker that
+//     carries the same chain and points forward to the new table. No write
+//     ever lands on a frozen slot again.
+//  2. Install: old bucket i splits into new buckets i and i+len(old); each
+//     is CASed from the pending marker to the frozen chain's entries for that
+//     half. The content is a pure function of the frozen chain, so helpers
+//     racing on the same bucket install identical content and only the
+//     first CAS wins.
+//
+// When every bucket has moved, the map's table pointer switches to the new
+// table and the old one becomes garbage. Readers never wait at any step: a
+// reader that meets a frozen slot looks in the new table, and one that meets
+// a pending slot reads the old bucket (the frozen chain is authoritative
+// until the new bucket is installed, because no write reaches a new bucket
+// before its install). The map only grows; deleting entries does not shrink
+// it, which suits device tables that are built once and then read.
+//
+// # Why ABA cannot happen here, and when it would
+//
+// A writer reads a slot's head A, builds a new chain from it and CASes the
+// slot from A to the new head. The classic ABA hazard is that, between the
+// read and the CAS, A is removed, freed, and its memory reused for a new
+// node that gets stored in the same slot, so the CAS succeeds against
+// content the writer never saw and silently drops an update. Go's garbage
+// collector rules that out: a node cannot be freed, let alone reallocated at
+// the same address, while any goroutine still holds a pointer to it, and the
+// writer holding A is such a goroutine. A slot can still hold A again later
+// (deleting the node in front of A makes A the head once more), but nodes
+// are immutable, so the pointer A names exactly the chain content the writer
+// saw, and its CAS is correct. The pending marker is shared but only ever
+// replaced, never stored back.
+//
+// The guarantee would be lost if nodes were recycled through a free list or
+// sync.Pool to save allocations: a recycled node gets new contents at the old
+// address while a slow writer's CAS, or a reader's walk, still refers to it,
+// giving lost updates and torn or wrong reads. Don't recycle nodes; writes
+// are rare, and the allocation is what makes reads free of any
+// synchronisation beyond atomic loads.
+package lockfree

@@ -56,8 +56,8 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 	}
 	h := t.hash(key)
 	n := t.slots[h&t.mask()].Load()
-	if n != nil && n.kind != kindEntry {
-		n = t.resolve(h, n)
+	if n != nil && n.kind == kindFrozen {
+		n = resolve(h, n)
 	}
 	for ; n != nil; n = n.next {
 		if n.hash == h && n.key == key {

@@ -73,42 +73,23 @@ func (t *table[K, V]) mask() uint64 { return uint64(len(t.slots) - 1) }
 // average chain a reader walks short.
 func (t *table[K, V]) growAt() int64 { return int64(len(t.slots)) / 4 * 3 }
 
-// resolve turns a marker found at the head of t's slot for hash h into the
-// entry chain that is authoritative for h at some instant during the call.
-// Only readers use it; writers use locate, which helps buckets move instead.
-func (t *table[K, V]) resolve(h uint64, head *node[K, V]) *node[K, V] {
-	for head != nil && head.kind != kindEntry {
-		switch head.kind {
-		case kindFrozen:
-			// The bucket moved on. Until its new slot is installed, the
-			// frozen chain is still the truth, because nothing writes to a
-			// pending slot.
-			nt := head.link
-			nh := nt.slots[h&nt.mask()].Load()
-			if nh != nil && nh.kind == kindPending {
-				return head.next
-			}
-			t, head = nt, nh
-		case kindPending:
-			// Not installed yet: the old bucket holds the truth, whether it
-			// still takes writes or is already frozen.
-			ot := head.link
-			oh := ot.slots[h&ot.mask()].Load()
-			if oh == nil || oh.kind == kindEntry {
-				return oh
-			}
-			if oh.kind == kindFrozen {
-				// Frozen, maybe even installed since we looked: look again at
-				// our own slot; if still pending, the frozen chain is current.
-				nh := t.slots[h&t.mask()].Load()
-				if nh != nil && nh.kind == kindPending {
-					return oh.next
-				}
-				head = nh
-				continue
-			}
-			t, head = ot, oh
+// resolve turns a frozen marker found at the head of a slot for hash h into
+// the entry chain that is authoritative for h at some instant during the
+// call. Only readers use it; writers use locate, which helps buckets move.
+//
+// Readers never meet a pending marker at the head of a slot they load from
+// the root: the root switches to a new table only once every slot is
+// installed. They only meet one here, one table further, and then the frozen
+// chain they came from is still the truth, because nothing writes to a
+// pending slot.
+func resolve[K comparable, V any](h uint64, head *node[K, V]) *node[K, V] {
+	for head != nil && head.kind == kindFrozen {
+		nt := head.link
+		nh := nt.slots[h&nt.mask()].Load()
+		if nh != nil && nh.kind == kindPending {
+			return head.next
 		}
+		head = nh
 	}
 	return head
 }

@@ -1,0 +1,159 @@
+package guest
+
+import (
+	"bytes"
+	"debug/elf"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// xenElfnotePhys32Entry is XEN_ELFNOTE_PHYS32_ENTRY from Xen's public/elfnote.h.
+const xenElfnotePhys32Entry = 18
+
+// pvhEntry checks that image is an ELF64 x86-64 executable the VMM's PVH path
+// can load (identity-placed PT_LOADs between 1 MiB and the 3 GiB device hole)
+// and returns the 32-bit entry point from its Xen PVH note.
+func pvhEntry(image []byte) (uint32, error) {
+	f, err := elf.NewFile(bytes.NewReader(image))
+	if err != nil {
+		return 0, err
+	}
+	if f.Class != elf.ELFCLASS64 || f.Machine != elf.EM_X86_64 || f.Type != elf.ET_EXEC {
+		return 0, fmt.Errorf("want ELF64 x86-64 executable, got %v %v %v", f.Class, f.Machine, f.Type)
+	}
+	var entry uint32
+	found := false
+	for _, p := range f.Progs {
+		switch p.Type {
+		case elf.PT_LOAD:
+			if p.Paddr < 0x100000 || p.Paddr+p.Memsz > 0xC0000000 {
+				return 0, fmt.Errorf("PT_LOAD at %#x+%#x is outside 1 MiB..3 GiB", p.Paddr, p.Memsz)
+			}
+			if p.Paddr != p.Vaddr {
+				return 0, fmt.Errorf("PT_LOAD p_paddr %#x != p_vaddr %#x: the kernel runs identity mapped", p.Paddr, p.Vaddr)
+			}
+		case elf.PT_NOTE:
+			data := make([]byte, p.Filesz)
+			if _, err := p.ReadAt(data, 0); err != nil {
+				return 0, fmt.Errorf("reading PT_NOTE: %w", err)
+			}
+			for len(data) >= 12 {
+				namesz := binary.LittleEndian.Uint32(data[0:])
+				descsz := binary.LittleEndian.Uint32(data[4:])
+				typ := binary.LittleEndian.Uint32(data[8:])
+				nameEnd := 12 + (uint64(namesz)+3)&^3
+				descEnd := nameEnd + (uint64(descsz)+3)&^3
+				if descEnd > uint64(len(data)) {
+					return 0, errors.New("truncated ELF note")
+				}
+				name := strings.TrimRight(string(data[12:12+namesz]), "\x00")
+				if name == "Xen" && typ == xenElfnotePhys32Entry {
+					if descsz != 4 && descsz != 8 {
+						return 0, fmt.Errorf("PVH note descriptor is %d bytes, want 4 or 8", descsz)
+					}
+					entry = binary.LittleEndian.Uint32(data[nameEnd:])
+					found = true
+				}
+				data = data[descEnd:]
+			}
+		}
+	}
+	if !found {
+		return 0, errors.New("no Xen PVH note (XEN_ELFNOTE_PHYS32_ENTRY) in any PT_NOTE")
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_LOAD && p.Flags&elf.PF_X != 0 && uint64(entry) >= p.Paddr && uint64(entry) < p.Paddr+p.Filesz {
+			return entry, nil
+		}
+	}
+	return 0, fmt.Errorf("PVH entry %#x is not inside an executable PT_LOAD", entry)
+}
+
+func builtKernel(t *testing.T) []byte {
+	t.Helper()
+	b, err := TinyKernel()
+	if errors.Is(err, ErrNotBuilt) {
+		t.Skip("guest/build/tiny.elf is missing: run `make` (make test builds it first)")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestTinyKernelIsPVHELF(t *testing.T) {
+	b := builtKernel(t)
+	entry, err := pvhEntry(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := elf.NewFile(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	syms, err := f.Symbols()
+	if err != nil {
+		t.Fatalf("the kernel keeps its symbols for debugging: %v", err)
+	}
+	for _, s := range syms {
+		if s.Name == "pvh_start" && s.Value != uint64(entry) {
+			t.Errorf("PVH note entry %#x, but pvh_start is at %#x", entry, s.Value)
+		}
+	}
+	if entry != 0x100000 {
+		t.Errorf("PVH entry %#x, want pvh_start at the link address 0x100000", entry)
+	}
+}
+
+// TestPVHEntryRejectsBrokenImages proves the check above can fail: it breaks
+// one thing at a time in the real kernel image.
+func TestPVHEntryRejectsBrokenImages(t *testing.T) {
+	good := builtKernel(t)
+	f, err := elf.NewFile(bytes.NewReader(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noteOff := -1 // offset of the first note's name in the file
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_NOTE {
+			noteOff = int(p.Off) + 12
+			break
+		}
+	}
+	if noteOff < 0 || string(good[noteOff:noteOff+4]) != "Xen\x00" {
+		t.Fatal("the first PT_NOTE does not start with the Xen note")
+	}
+	tests := []struct {
+		name   string
+		break_ func(b []byte)
+		want   string
+	}{
+		{"32-bit class", func(b []byte) { b[elf.EI_CLASS] = byte(elf.ELFCLASS32) }, ""},
+		{"wrong machine", func(b []byte) { binary.LittleEndian.PutUint16(b[18:], uint16(elf.EM_AARCH64)) }, "x86-64"},
+		{"note type", func(b []byte) { binary.LittleEndian.PutUint32(b[noteOff-4:], 17) }, "no Xen PVH note"},
+		{"note name", func(b []byte) { copy(b[noteOff:], "Xem") }, "no Xen PVH note"},
+		{"entry outside image", func(b []byte) { binary.LittleEndian.PutUint32(b[noteOff+4:], 0x10) }, "not inside"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := bytes.Clone(good)
+			tc.break_(b)
+			_, err := pvhEntry(b)
+			if err == nil {
+				t.Fatal("accepted a broken image")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestErrNotBuiltSaysHowToFix(t *testing.T) {
+	if !strings.Contains(ErrNotBuilt.Error(), "run `make`") {
+		t.Errorf("ErrNotBuilt = %q, want it to tell the reader to run `make`", ErrNotBuilt)
+	}
+}

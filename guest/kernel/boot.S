@@ -1,0 +1,236 @@
+/*
+ * boot.S: PVH entry, page tables, the switch to long mode, and the AP
+ * trampoline.
+ *
+ * The VMM (or QEMU) finds the 32-bit entry point in the Xen ELF note
+ * XEN_ELFNOTE_PHYS32_ENTRY and jumps there in flat 32-bit protected mode with
+ * paging off, interrupts off and EBX = guest-physical address of
+ * struct hvm_start_info. Nothing else is promised: no stack, no GDT we own.
+ */
+
+#define SEL_CODE64 0x08
+#define SEL_DATA 0x10
+#define SEL_CODE32 0x18
+
+#define XEN_ELFNOTE_PHYS32_ENTRY 18
+
+#define CR0_PE 0x00000001
+#define CR0_PG 0x80000000
+#define CR4_PAE 0x00000020
+#define MSR_EFER 0xc0000080
+#define EFER_LME 0x00000100
+
+/* 2 MiB page-directory entry bits. */
+#define PDE_P 0x001
+#define PDE_RW 0x002
+#define PDE_PWT 0x008
+#define PDE_PCD 0x010
+#define PDE_PS 0x080
+
+#define BSP_STACK_SIZE 0x8000
+#define AP_STACK_SHIFT 13 /* 8 KiB per AP */
+#define MAX_CPUS 32
+
+/* ---------------------------------------------------------------------- */
+/* The PVH note: a 4-byte entry address, like Linux's head.S. */
+	.section .note.Xen, "a", @note
+	.balign 4
+	.long 4f - 3f /* namesz */
+	.long 6f - 5f /* descsz */
+	.long XEN_ELFNOTE_PHYS32_ENTRY
+3:	.asciz "Xen"
+4:	.balign 4
+5:	.long pvh_start
+6:	.balign 4
+
+/* ---------------------------------------------------------------------- */
+/*
+ * Enter long mode from flat 32-bit protected mode. Uses no stack, so the AP
+ * path can share it before it has one. Clobbers EAX, ECX, EDX.
+ */
+.macro ENTER_LONG_MODE
+	mov %cr4, %eax
+	or $CR4_PAE, %eax
+	mov %eax, %cr4
+	mov $pml4, %eax
+	mov %eax, %cr3
+	mov $MSR_EFER, %ecx
+	rdmsr
+	or $EFER_LME, %eax
+	wrmsr
+	mov %cr0, %eax
+	or $(CR0_PG | CR0_PE), %eax
+	mov %eax, %cr0
+.endm
+
+.macro LOAD_DATA_SEGMENTS
+	mov $SEL_DATA, %ax
+	mov %ax, %ds
+	mov %ax, %es
+	mov %ax, %ss
+	mov %ax, %fs
+	mov %ax, %gs
+.endm
+
+	.section .text.boot, "ax"
+	.code32
+	.global pvh_start
+pvh_start:
+	cli
+	cld
+	mov %ebx, %esi /* struct hvm_start_info * */
+
+	/* Zero .bss (the page tables and stacks live there). */
+	mov $__bss_start, %edi
+	mov $__bss_end, %ecx
+	sub %edi, %ecx
+	xor %eax, %eax
+	rep stosb
+
+	mov %esi, boot_start_info
+	lgdt gdt_desc
+	LOAD_DATA_SEGMENTS
+	ljmp $SEL_CODE32, $1f
+1:
+	mov $bsp_stack_top, %esp
+
+	/*
+	 * Identity map with 2 MiB pages:
+	 *   0          - 2 GiB  RAM (write-back)        pd_low[0..1023]
+	 *   2 GiB      - 3 GiB  unmapped: #PF test range, mapped later only
+	 *                       where the memmap says RAM is there
+	 *   3 GiB      - 4 GiB  device hole (uncached)  pd_hole[0..511]
+	 */
+	mov $pdpt_low, %eax
+	or $(PDE_P | PDE_RW), %eax
+	mov %eax, pml4
+
+	mov $pd_low, %eax
+	or $(PDE_P | PDE_RW), %eax
+	mov %eax, pdpt_low + 0
+	add $0x1000, %eax
+	mov %eax, pdpt_low + 8
+	mov $pd_hole, %eax
+	or $(PDE_P | PDE_RW), %eax
+	mov %eax, pdpt_low + 24
+
+	mov $pd_low, %edi
+	mov $(PDE_P | PDE_RW | PDE_PS), %eax
+	mov $1024, %ecx
+2:	mov %eax, (%edi)
+	add $0x200000, %eax
+	add $8, %edi
+	loop 2b
+
+	mov $pd_hole, %edi
+	mov $(0xc0000000 | PDE_P | PDE_RW | PDE_PS | PDE_PCD | PDE_PWT), %eax
+	mov $512, %ecx
+3:	mov %eax, (%edi)
+	add $0x200000, %eax
+	add $8, %edi
+	loop 3b
+
+	ENTER_LONG_MODE
+	ljmp $SEL_CODE64, $bsp_entry64
+
+	.code64
+bsp_entry64:
+	LOAD_DATA_SEGMENTS
+	mov $bsp_stack_top, %rsp
+	xor %ebp, %ebp
+	mov boot_start_info, %edi
+	call kmain
+	jmp halt_forever
+
+	.global halt_forever
+halt_forever:
+	cli
+	hlt
+	jmp halt_forever
+
+/* ---------------------------------------------------------------------- */
+/*
+ * AP trampoline. smp.c copies [ap_tramp_start, ap_tramp_end) to 0x70000 and
+ * sends SIPI vector 0x70, so an AP starts here in real mode with CS=0x7000,
+ * IP=0. Everything it touches before the far jump is relative to CS.
+ */
+	.code16
+	.global ap_tramp_start, ap_tramp_end
+ap_tramp_start:
+	cli
+	cld
+	mov %cs, %ax
+	mov %ax, %ds
+	lgdtl (ap_tramp_gdtr - ap_tramp_start)
+	mov %cr0, %eax
+	or $CR0_PE, %eax
+	mov %eax, %cr0
+	ljmpl $SEL_CODE32, $ap_entry32
+	.balign 8
+ap_tramp_gdtr:
+	.word gdt_end - gdt - 1
+	.long gdt
+ap_tramp_end:
+
+	.code32
+ap_entry32:
+	LOAD_DATA_SEGMENTS
+	ENTER_LONG_MODE
+	ljmp $SEL_CODE64, $ap_entry64
+
+	.code64
+ap_entry64:
+	LOAD_DATA_SEGMENTS
+	/* Take a stack slot: slot n uses ap_stacks[n]. */
+	mov $1, %eax
+	lock xadd %eax, ap_next_slot
+	cmp $MAX_CPUS, %eax
+	jae halt_forever
+	inc %eax
+	shl $AP_STACK_SHIFT, %rax
+	add $ap_stacks, %rax
+	mov %rax, %rsp
+	xor %ebp, %ebp
+	call ap_main
+	jmp halt_forever
+
+/* ---------------------------------------------------------------------- */
+	.data
+	.balign 16
+	/* Accessed bits preset so loading a selector never writes the GDT. */
+gdt:
+	.quad 0
+	.quad 0x00af9b000000ffff /* 0x08: 64-bit code */
+	.quad 0x00cf93000000ffff /* 0x10: flat data */
+	.quad 0x00cf9b000000ffff /* 0x18: flat 32-bit code */
+gdt_end:
+	.balign 8
+gdt_desc:
+	.word gdt_end - gdt - 1
+	.quad gdt
+
+	.global boot_start_info
+	.balign 4
+boot_start_info:
+	.long 0
+
+	.global ap_next_slot
+	.balign 4
+ap_next_slot:
+	.long 0
+
+	.bss
+	.balign 4096
+	.global pml4, pdpt_low
+pml4:	.skip 4096
+pdpt_low:	.skip 4096
+pd_low:	.skip 8192
+pd_hole:	.skip 4096
+
+	.balign 16
+bsp_stack:	.skip BSP_STACK_SIZE
+bsp_stack_top:
+
+	.balign 16
+	.global ap_stacks
+ap_stacks:	.skip (MAX_CPUS << AP_STACK_SHIFT)

@@ -1,0 +1,155 @@
+/*
+ * main.c: boot sequence and the test runner. The command line picks cases
+ * (test=NAME[,NAME...] or test=all); without test= the kernel runs a short
+ * demo of the cases that need nothing VMM-specific. Either way it ends by
+ * writing 0 (all passed) or 1 to the test-exit port, then asking the i8042
+ * for a reset, then halting.
+ */
+#include "tiny.h"
+
+void kmain(u32 start_info_paddr);
+void tests_cpu_init(void);
+
+struct test {
+	const char *name;
+	const char *(*run)(void);
+	bool in_all;  /* part of test=all */
+	bool in_demo; /* safe on any PVH host: runs when there is no test= */
+};
+
+static const struct test tests[] = {
+	{"serial", test_serial, true, true},
+	{"cmdline", test_cmdline, true, true},
+	{"memory", test_memory, true, true},
+	{"exceptions", test_exceptions, true, true},
+	{"smp", test_smp, true, true},
+	{"irqfd", test_irqfd, true, false},
+	{"pio", test_pio, true, false},
+	{"mmio", test_mmio, true, false},
+	{"fail", test_fail, false, false},
+	{"shutdown", test_shutdown, false, false},
+};
+#define NTESTS (sizeof tests / sizeof tests[0])
+
+const char *current_test;
+static int passed, failed;
+
+const char *fail_reason(const char *fmt, ...)
+{
+	static char why[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vformat(why, sizeof why, fmt, ap);
+	va_end(ap);
+	return why;
+}
+
+const char *test_fail(void)
+{
+	return "deliberate failure";
+}
+
+const char *test_shutdown(void)
+{
+	kprintf("PASS shutdown\n");
+	outb(PORT_I8042_CMD, 0xfe);
+	delay_us(500000);
+	return "i8042 reset (0xfe to port 0x64) did not stop the machine";
+}
+
+static void run(const struct test *t)
+{
+	current_test = t->name;
+	const char *why = t->run();
+	current_test = NULL;
+	if (why) {
+		kprintf("FAIL %s: %s\n", t->name, why);
+		failed++;
+	} else {
+		kprintf("PASS %s\n", t->name);
+		passed++;
+	}
+}
+
+/* run_list runs the comma-separated names in list[0:len]; "all" expands in place. */
+static void run_list(const char *list, size_t len)
+{
+	if (len == 0) {
+		kprintf("FAIL test: test= names no cases\n");
+		failed++;
+		return;
+	}
+	size_t i = 0;
+	while (i <= len) {
+		size_t j = i;
+		while (j < len && list[j] != ',')
+			j++;
+		const char *name = list + i;
+		size_t n = j - i;
+		if (str_eq_n(name, n, "all")) {
+			for (size_t k = 0; k < NTESTS; k++)
+				if (tests[k].in_all)
+					run(&tests[k]);
+		} else if (n > 0) {
+			bool found = false;
+			for (size_t k = 0; k < NTESTS && !found; k++)
+				if (str_eq_n(name, n, tests[k].name)) {
+					run(&tests[k]);
+					found = true;
+				}
+			if (!found) {
+				char buf[40];
+				size_t m = n < sizeof buf - 1 ? n : sizeof buf - 1;
+				memcpy(buf, name, m);
+				buf[m] = '\0';
+				kprintf("FAIL %s: unknown test\n", buf);
+				failed++;
+			}
+		}
+		i = j + 1;
+	}
+}
+
+static void demo(void)
+{
+	struct mp_cpu cpus[MAX_CPUS];
+	const char *why;
+	int n = cpus_override(cpus, MAX_CPUS, &why);
+	if (n == 0)
+		n = mp_cpus(cpus, MAX_CPUS, &why);
+	kprintf("vmm tiny kernel: booted on %d vCPUs, %lu MiB\n", n > 0 ? n : 1,
+		(boot.ram_total + MiB / 2) / MiB);
+	for (size_t k = 0; k < NTESTS; k++)
+		if (tests[k].in_demo)
+			run(&tests[k]);
+}
+
+void finish(int fail)
+{
+	failed += fail;
+	kprintf("tiny: %d passed, %d failed\n", passed, failed);
+	outl(PORT_TEST_EXIT, failed ? 1 : 0);
+	outb(PORT_I8042_CMD, 0xfe);
+	halt_forever();
+}
+
+void kmain(u32 start_info_paddr)
+{
+	serial_init();
+	pic_mask_all();
+	bootinfo_init(start_info_paddr); /* first: it copies out of low memory */
+	time_init();
+	idt_init();
+	tests_cpu_init();
+	if (!boot.valid) {
+		kprintf("FAIL boot: no PVH start_info at EBX=%x (magic 0x336ec578)\n", start_info_paddr);
+		failed++;
+	}
+	const char *list;
+	size_t len;
+	if (cmdline_value("test", &list, &len))
+		run_list(list, len);
+	else
+		demo();
+	finish(0);
+}

@@ -1,0 +1,176 @@
+/*
+ * tiny.h: shared declarations for the vmm tiny test kernel.
+ *
+ * The kernel is freestanding: no libc, no SSE (-mgeneral-regs-only), identity
+ * mapped, one address space for every CPU. See docs/guest.md for the boot
+ * contract with the VMM.
+ */
+#ifndef TINY_H
+#define TINY_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef uint8_t u8;
+typedef uint16_t u16;
+typedef uint32_t u32;
+typedef uint64_t u64;
+typedef int64_t i64;
+
+#define KiB 1024UL
+#define MiB (1024UL * KiB)
+#define GiB (1024UL * MiB)
+
+#define MAX_CPUS 32
+
+/* Ports and addresses of the VMM's test devices (docs/guest.md). */
+#define PORT_COM1 0x3f8
+#define PORT_TEST_EXIT 0xf4
+#define PORT_TEST_SCRATCH 0xf8
+#define PORT_TEST_IRQ 0xfc
+#define PORT_I8042_CMD 0x64
+#define MMIO_TEST_SCRATCH 0xC0000000UL
+
+#define VECTOR_TEST_IRQ 0x40
+#define VECTOR_APIC_TIMER 0x41
+#define VECTOR_SPURIOUS 0xff
+
+/* Where APs start: SIPI vector 0x70 means CS=0x7000, IP=0. */
+#define AP_TRAMPOLINE_PADDR 0x70000UL
+#define AP_SIPI_VECTOR 0x70
+
+/* lib.c */
+void *memset(void *dst, int c, size_t n);
+void *memcpy(void *dst, const void *src, size_t n);
+void *memmove(void *dst, const void *src, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+int strcmp(const char *a, const char *b);
+bool str_eq_n(const char *a, size_t alen, const char *b);
+bool parse_u64(const char *s, size_t n, u64 *out);
+
+/* serial.c */
+void serial_init(void);
+void pic_mask_all(void);
+void serial_putc(char c);
+void serial_write(const char *s, size_t n);
+bool serial_thre_ok(void);
+
+/* print.c */
+int vformat(char *buf, size_t size, const char *fmt, va_list ap);
+int format(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void kprintf_nolock(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* spinlock.c */
+typedef struct {
+	volatile u32 locked;
+} spinlock_t;
+void spin_lock(spinlock_t *l);
+bool spin_trylock_bounded(spinlock_t *l, u64 tries);
+void spin_unlock(spinlock_t *l);
+
+/* bootinfo.c: the PVH start_info, copied out of low memory at boot. */
+struct memmap_entry {
+	u64 addr;
+	u64 size;
+	u32 type;
+	u32 reserved;
+};
+#define MEMMAP_RAM 1
+#define MEMMAP_MAX 128
+struct boot_info {
+	bool valid;        /* start_info magic matched */
+	u32 version;
+	u32 flags;
+	u32 memmap_entries;        /* as given by the VMM */
+	u32 memmap_count;          /* entries copied (≤ MEMMAP_MAX) */
+	struct memmap_entry memmap[MEMMAP_MAX];
+	u64 ram_total;             /* bytes of type-1 RAM */
+	u64 ram_top;               /* highest end of type-1 RAM */
+};
+extern struct boot_info boot;
+void bootinfo_init(u32 start_info_paddr);
+
+/* cmdline.c */
+void cmdline_init(u64 paddr);
+const char *cmdline(void);
+bool cmdline_truncated(void);
+bool cmdline_value(const char *key, const char **val, size_t *len);
+
+/* paging.c */
+bool map_identity_2m(u64 start, u64 end, const char **why);
+bool is_mapped(u64 addr);
+
+/* time.c */
+void time_init(void);
+u64 tsc_khz(void);          /* 0 when the hypervisor does not tell */
+u64 tsc_khz_or_guess(void); /* for timeouts only */
+u64 cycles_from_us(u64 us);
+void delay_us(u64 us);
+
+/* mp.c */
+struct mp_cpu {
+	u8 apic_id;
+	bool bsp;
+};
+int mp_cpus(struct mp_cpu *out, int max, const char **why);
+int cpus_override(struct mp_cpu *out, int max, const char **why);
+
+/* apic.c */
+void lapic_enable(void);
+u32 lapic_id(void);
+void lapic_eoi(void);
+bool lapic_send_ipi(u32 apic_id, u32 icr_low);
+void lapic_timer_periodic(u8 vector, u32 count);
+void lapic_timer_stop(void);
+
+/* idt.c */
+struct trap_frame {
+	u64 r15, r14, r13, r12, r11, r10, r9, r8;
+	u64 rbp, rdi, rsi, rdx, rcx, rbx, rax;
+	u64 vector, error;
+	u64 rip, cs, rflags, rsp, ss;
+};
+typedef bool (*trap_handler_t)(struct trap_frame *f);
+void idt_init(void);
+void idt_load(void);
+void trap_set_handler(u8 vector, trap_handler_t h);
+
+/* smp.c */
+void ap_main(void);
+extern volatile u32 ap_next_slot;
+extern volatile u32 ap_checked_in;
+
+/* main.c */
+extern const char *current_test;
+void finish(int failed) __attribute__((noreturn));
+void halt_forever(void) __attribute__((noreturn));
+
+/* tests: each returns NULL on success or the reason it failed. */
+const char *fail_reason(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+const char *test_serial(void);
+const char *test_cmdline(void);
+const char *test_memory(void);
+const char *test_exceptions(void);
+const char *test_smp(void);
+const char *test_irqfd(void);
+const char *test_pio(void);
+const char *test_mmio(void);
+const char *test_fail(void);
+const char *test_shutdown(void);
+
+/* boot.S / traps.S symbols */
+extern char ap_tramp_start[], ap_tramp_end[];
+extern u64 pml4[512], pdpt_low[512];
+extern char probe_read_insn[], probe_read_fixup[], ud2_insn[];
+u64 probe_read(u64 addr, volatile int *faulted);
+void ud2_probe(void);
+
+#include "io.h"
+
+#endif

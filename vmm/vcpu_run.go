@@ -1,0 +1,183 @@
+package vmm
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"vmm/kvm"
+)
+
+// vcpuThread is one vCPU and the OS thread that owns it.
+type vcpuThread struct {
+	id  int
+	cpu atomic.Pointer[kvm.VCPU]
+	tid atomic.Int32
+}
+
+// kick makes the vCPU leave KVM_RUN: immediate_exit covers a thread about
+// to enter, the signal one already inside (KVM_RUN returns EINTR). SIGURG is
+// Go's own preemption signal, so the runtime already handles it harmlessly.
+func (t *vcpuThread) kick() {
+	if c := t.cpu.Load(); c != nil {
+		c.SetImmediateExit(true)
+	}
+	if tid := t.tid.Load(); tid != 0 {
+		_ = unix.Tgkill(unix.Getpid(), int(tid), unix.SIGURG)
+	}
+}
+
+// Run starts every vCPU and blocks until the VM stops, returning how it
+// ended. Each vCPU is created, configured and run on its own locked thread.
+func (vm *VM) Run() Result {
+	n := vm.cfg.CPUs
+	ready := make(chan error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	vm.vcpusMu.Lock()
+	for id := 0; id < n; id++ {
+		t := &vcpuThread{id: id}
+		vm.vcpus = append(vm.vcpus, t)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			vm.vcpuMain(t, ready, start)
+		}()
+	}
+	vm.vcpusMu.Unlock()
+	var setupErr error
+	for i := 0; i < n; i++ {
+		if err := <-ready; err != nil && setupErr == nil {
+			setupErr = err
+		}
+	}
+	if setupErr != nil {
+		vm.Stop(Result{Status: 1, Err: setupErr})
+	}
+	close(start)
+	<-vm.stopped
+	vm.vcpusMu.Lock()
+	for _, t := range vm.vcpus {
+		t.kick()
+	}
+	vm.vcpusMu.Unlock()
+	wg.Wait()
+	return vm.result
+}
+
+// vcpuMain is the body of one vCPU thread.
+func (vm *VM) vcpuMain(t *vcpuThread, ready chan<- error, start <-chan struct{}) {
+	// The thread is never unlocked: it exits with the goroutine, so no
+	// other goroutine inherits its signal or KVM state.
+	runtime.LockOSThread()
+	t.tid.Store(int32(unix.Gettid()))
+	c, err := vm.vm.CreateVCPU(t.id)
+	if err == nil {
+		err = vm.configureVCPU(c)
+		if err != nil {
+			_ = c.Close()
+		}
+	} else {
+		err = fmt.Errorf("create vCPU %d: %w", t.id, err)
+	}
+	if err != nil {
+		ready <- err
+		return
+	}
+	defer c.Close()
+	t.cpu.Store(c)
+	ready <- nil
+	<-start
+	select {
+	case <-vm.stopped:
+		return
+	default:
+	}
+	err = vm.runLoop(c)
+	var req exitRequest
+	switch {
+	case errors.Is(err, errStopped):
+	case errors.As(err, &req):
+		vm.Stop(Result{Status: req.status})
+	case err != nil:
+		vm.Stop(Result{Status: 1, Err: err})
+	}
+	t.cpu.Store(nil)
+}
+
+// runLoop enters the guest until the VM stops or the vCPU hits something
+// the VMM cannot continue from.
+func (vm *VM) runLoop(c *kvm.VCPU) error {
+	run := c.RunData()
+	for {
+		err := c.Run()
+		select {
+		case <-vm.stopped:
+			return errStopped
+		default:
+		}
+		switch err {
+		case nil:
+		case unix.EINTR, unix.EAGAIN:
+			// A signal (Go preemption) or an AP woken by INIT/SIPI: re-enter.
+			c.SetImmediateExit(false)
+			continue
+		default:
+			return fmt.Errorf("vCPU %d: KVM_RUN: %w", c.ID(), err)
+		}
+		switch reason := run.ExitReason; reason {
+		case kvm.ExitIO:
+			dir, size, port, count, _ := run.IO()
+			data := c.IOData()
+			for i := uint32(0); i < count && int(size)*int(i+1) <= len(data); i++ {
+				b := data[int(size)*int(i) : int(size)*int(i+1)]
+				if dir == kvm.IODirectionOut {
+					vm.pio.Write(uint64(port), b)
+				} else {
+					vm.pio.Read(uint64(port), b)
+				}
+			}
+		case kvm.ExitMMIO:
+			addr, data, n, write := run.MMIO()
+			if write {
+				vm.mmio.Write(addr, data[:n])
+			} else {
+				vm.mmio.Read(addr, data[:n])
+			}
+		case kvm.ExitHLT:
+			// Only reached without an in-kernel LAPIC; treat as power-off.
+			logrus.WithField("vcpu", c.ID()).Info("guest halted")
+			return vmExit(0)
+		case kvm.ExitShutdown:
+			return vm.fatalExit(c, "guest triple-faulted (KVM_EXIT_SHUTDOWN): the guest kernel crashed before it could report why")
+		case kvm.ExitSystemEvent:
+			typ, _ := run.SystemEvent()
+			switch typ {
+			case kvm.SystemEventShutdown, kvm.SystemEventReset:
+				logrus.WithField("type", typ).Info("guest system event; stopping")
+				return vmExit(0)
+			default:
+				return fmt.Errorf("vCPU %d: guest reported system event %d (crash)", c.ID(), typ)
+			}
+		case kvm.ExitFailEntry:
+			hw, cpu := run.FailEntry()
+			return vm.fatalExit(c, fmt.Sprintf("KVM could not enter the guest (KVM_EXIT_FAIL_ENTRY, hardware reason %#x on host CPU %d)", hw, cpu))
+		case kvm.ExitInternalError:
+			return vm.internalError(c)
+		default:
+			return vm.fatalExit(c, fmt.Sprintf("unexpected exit %s (%d)", kvm.ExitReasonName(reason), reason))
+		}
+	}
+}
+
+// exitRequest is a vCPU's request that the whole VM stop with a status.
+type exitRequest struct{ status int }
+
+func (e exitRequest) Error() string { return fmt.Sprintf("exit %d", e.status) }
+
+func vmExit(status int) error { return exitRequest{status} }

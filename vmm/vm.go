@@ -1,0 +1,256 @@
+package vmm
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/sirupsen/logrus"
+
+	"vmm/devices"
+	"vmm/kvm"
+)
+
+// Fixed platform addresses KVM needs for Intel VMX: three pages for the TSS
+// and one for the EPT identity map, just below the BIOS area at 4 GiB.
+const (
+	tssAddr         = 0xfffbd000
+	identityMapAddr = 0xfffbc000
+	serialPort      = 0x3f8
+	serialIRQ       = 4
+	testIRQGSI      = 24   // first GSI past the IOAPIC's pins
+	testIRQVector   = 0x40 // vector the test kernel expects
+	ioapicPins      = 24
+	picPins         = 16
+	pitFlagSpeaker  = 1 // KVM_PIT_SPEAKER_DUMMY: port 0x61 handled in kernel
+)
+
+// VM is one virtual machine: KVM handles, guest RAM, devices and vCPUs.
+type VM struct {
+	cfg            Config
+	sys            *kvm.System
+	vm             *kvm.VM
+	mem            *Memory
+	kernel         *Kernel
+	supportedCPUID []kvm.CPUIDEntry2
+	pio, mmio      *devices.Bus
+	serial         *devices.Serial
+	testIRQ        *eventFD
+
+	stopOnce sync.Once
+	stopped  chan struct{}
+	result   Result
+	vcpusMu  sync.Mutex
+	vcpus    []*vcpuThread
+}
+
+// Result is how a VM ended: the process exit status and, for failures, why.
+type Result struct {
+	Status int
+	Err    error
+}
+
+// New validates cfg, parses the kernel, creates the VM and loads the guest.
+// Nothing runs until Run.
+func New(cfg Config) (vm *VM, err error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	k, err := ParseKernel(cfg.Kernel)
+	if err != nil {
+		return nil, fmt.Errorf("kernel %s: %w", cfg.KernelName, err)
+	}
+	if cfg.Device == "" {
+		cfg.Device = kvm.DefaultDevice
+	}
+	vm = &VM{cfg: cfg, kernel: k, stopped: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			vm.Close()
+			vm = nil
+		}
+	}()
+	if vm.sys, err = kvm.Open(cfg.Device); err != nil {
+		return nil, fmt.Errorf("open %s: %w (run `vmm check` to see what to fix)", cfg.Device, err)
+	}
+	if max, err := vm.sys.CheckExtension(kvm.CapMaxVCPUs); err == nil && max > 0 && cfg.CPUs > max {
+		return nil, fmt.Errorf("--cpus %d: this host's KVM allows at most %d vCPUs", cfg.CPUs, max)
+	}
+	if vm.vm, err = vm.sys.CreateVM(); err != nil {
+		return nil, fmt.Errorf("create VM: %w", err)
+	}
+	if vm.supportedCPUID, err = vm.sys.SupportedCPUID(); err != nil {
+		return nil, fmt.Errorf("get supported CPUID: %w", err)
+	}
+	if vm.mem, err = NewMemory(cfg.MemSize); err != nil {
+		return nil, err
+	}
+	if err := loadGuest(vm.mem, k, &vm.cfg); err != nil {
+		return nil, err
+	}
+	if err := vm.setupPlatform(); err != nil {
+		return nil, err
+	}
+	if err := vm.setupDevices(); err != nil {
+		return nil, err
+	}
+	logrus.WithFields(logrus.Fields{"kernel": cfg.KernelName, "format": k.Format, "protocol": k.Protocol.String(),
+		"entry": fmt.Sprintf("%#x", k.Entry), "mem": FormatSize(cfg.MemSize), "cpus": cfg.CPUs}).Info("guest loaded")
+	return vm, nil
+}
+
+// setupPlatform registers guest RAM and creates the in-kernel interrupt
+// controllers and PIT.
+func (vm *VM) setupPlatform() error {
+	if err := vm.vm.SetTSSAddr(tssAddr); err != nil {
+		return fmt.Errorf("set TSS address: %w", err)
+	}
+	if err := vm.vm.SetIdentityMapAddr(identityMapAddr); err != nil {
+		logrus.WithError(err).Debug("KVM_SET_IDENTITY_MAP_ADDR failed (not needed by every backend)")
+	}
+	for i := range vm.mem.Regions {
+		r := &vm.mem.Regions[i]
+		if err := vm.vm.SetUserMemoryRegion(&kvm.UserspaceMemoryRegion{
+			Slot: r.Slot, GuestPhysAddr: r.GPA, MemorySize: uint64(len(r.Mem)), UserspaceAddr: r.HostAddr(),
+		}); err != nil {
+			return fmt.Errorf("register guest RAM at %#x: %w", r.GPA, err)
+		}
+	}
+	if err := vm.vm.CreateIRQChip(); err != nil {
+		return fmt.Errorf("create in-kernel irqchip: %w", err)
+	}
+	if err := vm.vm.CreatePIT2(pitFlagSpeaker); err != nil {
+		return fmt.Errorf("create in-kernel PIT: %w", err)
+	}
+	return nil
+}
+
+// setupDevices builds the buses and attaches the legacy devices.
+func (vm *VM) setupDevices() error {
+	vm.pio = devices.NewBus("pio")
+	vm.mmio = devices.NewBus("mmio")
+	vm.serial = devices.NewSerial(vm.cfg.Console, irqLine{vm.vm, serialIRQ})
+	i8042 := devices.NewI8042(func() {
+		logrus.Info("guest requested a reset through the i8042; stopping")
+		vm.Stop(Result{Status: 0})
+	})
+	regs := []attachment{
+		{vm.pio, serialPort, devices.SerialSize, vm.serial},
+		{vm.pio, devices.I8042DataPort, 1, i8042.Port(devices.I8042DataPort)},
+		{vm.pio, devices.I8042CommandPort, 1, i8042.Port(devices.I8042CommandPort)},
+	}
+	routes := defaultIRQRoutes()
+	if vm.cfg.TestExit {
+		efd, err := newEventFD()
+		if err != nil {
+			return fmt.Errorf("test device eventfd: %w", err)
+		}
+		vm.testIRQ = efd
+		if err := vm.vm.IRQFD(&kvm.IRQFD{FD: uint32(efd.fd), GSI: testIRQGSI}); err != nil {
+			return fmt.Errorf("test device irqfd: %w", err)
+		}
+		// MSI to APIC id 0, fixed delivery, edge (Intel SDM Vol. 3A, 10.11).
+		routes = append(routes, kvm.NewMSIRoute(testIRQGSI, lapicAddr, 0, testIRQVector))
+		td := devices.NewTestDevice(func(status int) {
+			logrus.WithField("status", status).Info("guest wrote to the test-exit port; stopping")
+			vm.Stop(Result{Status: status})
+		}, vm.fireTestIRQ)
+		regs = append(regs,
+			attachment{vm.pio, devices.TestDevicePort, devices.TestDevicePortSize, td},
+			attachment{vm.mmio, devices.TestMMIOBase, devices.TestMMIOSize, td.MMIO()})
+	}
+	if err := vm.vm.SetGSIRouting(routes); err != nil {
+		return fmt.Errorf("set GSI routing: %w", err)
+	}
+	for _, r := range regs {
+		if err := r.bus.Register(r.base, r.size, r.dev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// attachment is a device and where it sits on a bus.
+type attachment struct {
+	bus        *devices.Bus
+	base, size uint64
+	dev        devices.Device
+}
+
+// defaultIRQRoutes reproduces KVM's default routing (GSIs 0-15 to both the
+// PICs and the IOAPIC, 16-23 to the IOAPIC), which KVM_SET_GSI_ROUTING
+// would otherwise replace.
+func defaultIRQRoutes() []kvm.IRQRoutingEntry {
+	var r []kvm.IRQRoutingEntry
+	for gsi := uint32(0); gsi < ioapicPins; gsi++ {
+		if gsi < picPins {
+			chip, pin := uint32(kvm.IRQChipPICMaster), gsi
+			if gsi >= 8 {
+				chip, pin = kvm.IRQChipPICSlave, gsi-8
+			}
+			r = append(r, kvm.NewIRQChipRoute(gsi, chip, pin))
+		}
+		r = append(r, kvm.NewIRQChipRoute(gsi, kvm.IRQChipIOAPIC, gsi))
+	}
+	return r
+}
+
+// fireTestIRQ signals the test irqfd shortly after the guest asks, so the
+// guest has time to halt and the interrupt is what wakes it.
+func (vm *VM) fireTestIRQ() {
+	go func() {
+		select {
+		case <-vm.stopped:
+		case <-afterMillisecond():
+			if err := vm.testIRQ.signal(); err != nil {
+				logrus.WithError(err).Warn("test irqfd signal failed")
+			}
+		}
+	}()
+}
+
+// Serial returns the guest's console UART, for feeding it input.
+func (vm *VM) Serial() *devices.Serial { return vm.serial }
+
+// Stop ends the VM with r; the first call wins. Safe from any goroutine.
+func (vm *VM) Stop(r Result) {
+	vm.stopOnce.Do(func() {
+		vm.result = r
+		close(vm.stopped)
+		vm.vcpusMu.Lock()
+		for _, t := range vm.vcpus {
+			t.kick()
+		}
+		vm.vcpusMu.Unlock()
+	})
+}
+
+// Stopped is closed when the VM has been asked to stop.
+func (vm *VM) Stopped() <-chan struct{} { return vm.stopped }
+
+// Close releases everything New acquired. Call it after Run returns.
+func (vm *VM) Close() {
+	if vm.testIRQ != nil {
+		vm.testIRQ.close()
+	}
+	if vm.vm != nil {
+		_ = vm.vm.Close()
+	}
+	if vm.sys != nil {
+		_ = vm.sys.Close()
+	}
+	if vm.mem != nil {
+		vm.mem.Close()
+	}
+}
+
+// irqLine drives a GSI of the in-kernel irqchip with KVM_IRQ_LINE.
+type irqLine struct {
+	vm  *kvm.VM
+	gsi uint32
+}
+
+func (l irqLine) SetLevel(high bool) error { return l.vm.IRQLine(l.gsi, high) }
+
+// errStopped marks a vCPU loop that ended because the VM was stopped.
+var errStopped = errors.New("stopped")

@@ -57,7 +57,7 @@ func capList(caps uint64) string {
 func checkCapabilities(h *host) []Check {
 	c := Check{Name: "capabilities", Status: Pass}
 	if !h.capOK {
-		c.Detail = "could not read CapEff from /proc/self/status; none is required"
+		c.Detail = "could not read CapEff from /proc/self/status (for information only: KVM needs read/write access to the device, no capability)"
 		return []Check{c}
 	}
 	all := uint64(1)<<len(capNames) - 1

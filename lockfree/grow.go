@@ -11,17 +11,19 @@ const moveChunk = 64
 // the slot's current entry chain. It moves (helps move) any bucket in the
 // way, so the slot it returns is neither frozen nor pending.
 func (t *table[K, V]) locate(h uint64) (*atomic.Pointer[node[K, V]], *node[K, V]) {
+	var prev *table[K, V]
 	for {
 		s := &t.slots[h&t.mask()]
 		head := s.Load()
 		switch {
-		case head == nil || head.kind == kindEntry:
+		case head == nil || head.isEntry():
 			return s, head
-		case head.kind == kindFrozen:
-			t = head.link
-		default: // kindPending
-			ot := head.link
-			ot.moveBucket(h&ot.mask(), t)
+		case head.hash == markFrozen:
+			prev, t = t, t.next.Load()
+		default:
+			// Pending. locate starts at the root, which has no pending
+			// slots, so it got here through prev's frozen slot.
+			prev.moveBucket(h&prev.mask(), t)
 		}
 	}
 }
@@ -34,13 +36,13 @@ func (t *table[K, V]) moveBucket(i uint64, nt *table[K, V]) {
 	var frozen *node[K, V]
 	for {
 		head := s.Load()
-		if head != nil && head.kind == kindFrozen {
+		if head != nil && head.hash == markFrozen {
 			frozen = head
 			break
 		}
 		// head is an entry chain (or empty): an old table has no pending
 		// slots, since it only grows after its own move finished.
-		f := &node[K, V]{kind: kindFrozen, next: head, link: nt}
+		f := &node[K, V]{hash: markFrozen, next: head}
 		if s.CompareAndSwap(head, f) {
 			frozen = f
 			break
@@ -50,7 +52,7 @@ func (t *table[K, V]) moveBucket(i uint64, nt *table[K, V]) {
 	for _, j := range [2]uint64{i, i + uint64(len(t.slots))} {
 		ns := &nt.slots[j]
 		cur := ns.Load()
-		if cur != nil && cur.kind == kindPending {
+		if cur != nil && cur.hash == markPending {
 			// Only the first CAS from the pending marker wins; the marker is
 			// never stored again, so a late helper cannot overwrite writes
 			// made after the install.
@@ -75,7 +77,7 @@ func (m *Map[K, V]) grow(t *table[K, V]) {
 		if n <= 0 || n > maxSlots {
 			return // cannot grow further; chains just get longer
 		}
-		cand := newTable(t.seed, n, t)
+		cand := newTable[K, V](t.seed, n, true)
 		if t.next.CompareAndSwap(nil, cand) {
 			nt = cand
 		} else {

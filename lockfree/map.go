@@ -1,7 +1,6 @@
 package lockfree
 
 import (
-	"hash/maphash"
 	"math/bits"
 	"sync/atomic"
 )
@@ -22,7 +21,7 @@ type Map[K comparable, V any] struct {
 // A sizeHint of zero or less gives the minimum size.
 func New[K comparable, V any](sizeHint int) *Map[K, V] {
 	m := &Map[K, V]{}
-	m.root.Store(newTable[K, V](maphash.MakeSeed(), slotsFor(sizeHint), nil))
+	m.root.Store(newTable[K, V](newHashSeed(), slotsFor(sizeHint), false))
 	return m
 }
 
@@ -44,7 +43,7 @@ func (m *Map[K, V]) table() *table[K, V] {
 	if t := m.root.Load(); t != nil {
 		return t
 	}
-	m.root.CompareAndSwap(nil, newTable[K, V](maphash.MakeSeed(), minSlots, nil))
+	m.root.CompareAndSwap(nil, newTable[K, V](newHashSeed(), minSlots, false))
 	return m.root.Load()
 }
 
@@ -54,10 +53,15 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 	if t == nil {
 		return value, false
 	}
-	h := t.hash(key)
+	var h uint64
+	if k, ok := any(key).(uint64); ok {
+		h = mix(t.seed.word, k) // hashKey, inlined for the commonest key type
+	} else {
+		h = hashOther(&t.seed, key)
+	}
 	n := t.slots[h&t.mask()].Load()
-	if n != nil && n.kind == kindFrozen {
-		n = resolve(h, n)
+	if n != nil && n.hash == markFrozen {
+		n = resolve(t, h, n)
 	}
 	for ; n != nil; n = n.next {
 		if n.hash == h && n.key == key {

@@ -28,7 +28,7 @@ func (m *Map[K, V]) All() iter.Seq2[K, V] {
 // Following a frozen slot into the bigger table splits the bucket into its
 // two halves there, so each key is read once, from where it lives now.
 func rangeSlot[K comparable, V any](t *table[K, V], i uint64, head *node[K, V], f func(K, V) bool) bool {
-	if head == nil || head.kind == kindEntry {
+	if head == nil || head.isEntry() {
 		for n := head; n != nil; n = n.next {
 			if !f(n.key, n.val) {
 				return false
@@ -39,10 +39,10 @@ func rangeSlot[K comparable, V any](t *table[K, V], i uint64, head *node[K, V], 
 	// Frozen (a table that is or was the root never holds pending markers).
 	// A half still pending in the next table is read from the frozen chain,
 	// which stays authoritative until that half is installed.
-	nt := head.link
+	nt := t.next.Load()
 	for _, j := range [2]uint64{i, i + uint64(len(t.slots))} {
 		nh := nt.slots[j].Load()
-		if nh != nil && nh.kind == kindPending {
+		if nh != nil && nh.hash == markPending {
 			nh = split(head.next, nt.mask(), j)
 		}
 		if !rangeSlot(nt, j, nh, f) {

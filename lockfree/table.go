@@ -1,40 +1,36 @@
 package lockfree
 
-import (
-	"hash/maphash"
-	"sync/atomic"
-)
+import "sync/atomic"
 
-// nodeKind tells entries apart from the two markers that only ever sit at
-// the head of a slot while the map grows.
-type nodeKind uint8
-
+// An entry's hash always has its top bit set (see hashKey). The two
+// markers that sit at the head of a slot while the map grows use hash
+// values without it, so they never match a lookup.
 const (
-	// kindEntry is a key/value node; next continues the chain.
-	kindEntry nodeKind = iota
-	// kindFrozen heads an old-table slot that has stopped taking writes:
-	// next is the bucket's last chain, link the table it moves to.
-	kindFrozen
-	// kindPending fills new-table slots not yet installed: link is the old
-	// table whose bucket is still authoritative.
-	kindPending
+	// markFrozen heads an old-table slot that has stopped taking writes;
+	// next is the bucket's last chain, and the table's next field says
+	// where the bucket moves to.
+	markFrozen uint64 = 1
+	// markPending fills new-table slots not yet installed; the old table's
+	// bucket is still authoritative.
+	markPending uint64 = 2
 )
 
 // node is immutable once published: that is what lets readers walk chains
 // without locks and makes pointer equality imply content equality (see the
-// package comment on ABA).
+// package comment on ABA). It is four words for word-sized keys and values.
 type node[K comparable, V any] struct {
 	hash uint64
-	kind nodeKind
 	key  K
-	val  V
 	next *node[K, V]
-	link *table[K, V]
+	val  V
 }
+
+// isEntry reports whether n is a key/value node rather than a marker.
+func (n *node[K, V]) isEntry() bool { return n.hash>>63 == 1 }
 
 // table is one generation of the bucket array.
 type table[K comparable, V any] struct {
-	seed  maphash.Seed
+	seed  hashSeed
 	slots []atomic.Pointer[node[K, V]]
 	// next is the table this one is growing into; set once, never cleared.
 	next atomic.Pointer[table[K, V]]
@@ -48,11 +44,12 @@ type table[K comparable, V any] struct {
 const minSlots = 16
 
 // newTable returns a table of size slots (a power of two). If from is not
-// nil, every slot starts as a pending marker pointing back at from.
-func newTable[K comparable, V any](seed maphash.Seed, size int, from *table[K, V]) *table[K, V] {
+// true, every slot starts as a pending marker: the table will be filled
+// from the one it replaces.
+func newTable[K comparable, V any](seed hashSeed, size int, pending bool) *table[K, V] {
 	t := &table[K, V]{seed: seed, slots: make([]atomic.Pointer[node[K, V]], size)}
-	if from != nil {
-		p := &node[K, V]{kind: kindPending, link: from}
+	if pending {
+		p := &node[K, V]{hash: markPending}
 		for i := range t.slots {
 			t.slots[i].Store(p)
 		}
@@ -60,11 +57,8 @@ func newTable[K comparable, V any](seed maphash.Seed, size int, from *table[K, V
 	return t
 }
 
-// hash returns key's hash with the top bit set, so that no entry's hash is
-// zero, the hash markers carry. Slots are chosen by the low bits.
-func (t *table[K, V]) hash(key K) uint64 {
-	return maphash.Comparable(t.seed, key) | 1<<63
-}
+// hash returns key's hash under the map's seed; see hashKey.
+func (t *table[K, V]) hash(key K) uint64 { return hashKey(&t.seed, key) }
 
 // mask selects a slot index from a hash.
 func (t *table[K, V]) mask() uint64 { return uint64(len(t.slots) - 1) }
@@ -82,14 +76,14 @@ func (t *table[K, V]) growAt() int64 { return int64(len(t.slots)) / 4 * 3 }
 // installed. They only meet one here, one table further, and then the frozen
 // chain they came from is still the truth, because nothing writes to a
 // pending slot.
-func resolve[K comparable, V any](h uint64, head *node[K, V]) *node[K, V] {
-	for head != nil && head.kind == kindFrozen {
-		nt := head.link
+func resolve[K comparable, V any](t *table[K, V], h uint64, head *node[K, V]) *node[K, V] {
+	for head != nil && head.hash == markFrozen {
+		nt := t.next.Load()
 		nh := nt.slots[h&nt.mask()].Load()
-		if nh != nil && nh.kind == kindPending {
+		if nh != nil && nh.hash == markPending {
 			return head.next
 		}
-		head = nh
+		t, head = nt, nh
 	}
 	return head
 }

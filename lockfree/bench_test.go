@@ -1,0 +1,55 @@
+package lockfree
+
+import (
+	"strconv"
+	"testing"
+)
+
+// These measure the map alone; lockfree/bench compares it with sync.Map,
+// xsync.Map and an RWMutex-guarded map (see docs/lockfree.md).
+
+func BenchmarkLoad(b *testing.B) {
+	for _, keys := range []int{1024, 65536} {
+		b.Run("keys="+strconv.Itoa(keys), func(b *testing.B) {
+			m := New[uint64, uint64](0)
+			for i := range uint64(keys) {
+				m.Store(i*0x1000, i)
+			}
+			mask := uint64(keys - 1)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				var i uint64
+				for pb.Next() {
+					i = i*0x9e3779b97f4a7c15 + 1
+					k := i >> 40 & mask
+					if v, ok := m.Load(k * 0x1000); !ok || v != k {
+						b.Fatalf("Load(%#x) = %d, %v", k*0x1000, v, ok)
+					}
+				}
+			})
+		})
+	}
+}
+
+func BenchmarkStoreExisting(b *testing.B) {
+	m := New[uint64, uint64](0)
+	for i := range uint64(1024) {
+		m.Store(i, i)
+	}
+	b.ReportAllocs()
+	var i uint64
+	for b.Loop() {
+		m.Store(i&1023, i)
+		i++
+	}
+}
+
+func BenchmarkStoreGrow(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		m := New[uint64, uint64](0)
+		for i := range uint64(1024) {
+			m.Store(i, i)
+		}
+	}
+}

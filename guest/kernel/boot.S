@@ -8,6 +8,8 @@
  * struct hvm_start_info. Nothing else is promised: no stack, no GDT we own.
  */
 
+#include "tiny.h"
+
 #define SEL_CODE64 0x08
 #define SEL_DATA 0x10
 #define SEL_CODE32 0x18
@@ -28,8 +30,6 @@
 #define PDE_PS 0x080
 
 #define BSP_STACK_SIZE 0x8000
-#define AP_STACK_SHIFT 13 /* 8 KiB per AP */
-#define MAX_CPUS 32
 
 /* ---------------------------------------------------------------------- */
 /* The PVH note: a 4-byte entry address, like Linux's head.S. */

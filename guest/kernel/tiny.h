@@ -8,6 +8,11 @@
 #ifndef TINY_H
 #define TINY_H
 
+/* Constants first: boot.S includes this file for them. */
+#define MAX_CPUS 32
+#define AP_STACK_SHIFT 13 /* 8 KiB stack per AP */
+
+#ifndef __ASSEMBLER__
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,8 +27,6 @@ typedef int64_t i64;
 #define KiB 1024UL
 #define MiB (1024UL * KiB)
 #define GiB (1024UL * MiB)
-
-#define MAX_CPUS 32
 
 /* Ports and addresses of the VMM's test devices (docs/guest.md). */
 #define PORT_COM1 0x3f8
@@ -173,4 +176,5 @@ void ud2_probe(void);
 
 #include "io.h"
 
+#endif /* __ASSEMBLER__ */
 #endif

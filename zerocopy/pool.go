@@ -259,6 +259,11 @@ func (p *Pool) Close() error {
 		if !ok {
 			break
 		}
+		if len(taken) == p.count {
+			// More entries than buffers: an index is on the list twice.
+			// Refuse rather than loop on a corrupted (cyclic) list.
+			return fmt.Errorf("zerocopy: internal error: free list holds more than %d entries; not unmapping", p.count)
+		}
 		taken = append(taken, i)
 	}
 	if len(taken) < p.count {

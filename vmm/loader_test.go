@@ -1,0 +1,186 @@
+package vmm
+
+import (
+	"encoding/binary"
+	"strings"
+	"testing"
+)
+
+// buildELF assembles a minimal ELF64 executable with one PT_LOAD segment at
+// paddr and, if pvh != 0, a PT_NOTE carrying XEN_ELFNOTE_PHYS32_ENTRY.
+func buildELF(machine uint16, paddr uint64, payload []byte, entry, pvh uint64) []byte {
+	le := binary.LittleEndian
+	nph := 1
+	if pvh != 0 {
+		nph = 2
+	}
+	phoff := uint64(elfHeaderSize)
+	dataOff := phoff + uint64(nph)*elfPhdrSize
+	var note []byte
+	if pvh != 0 {
+		note = make([]byte, 12+4+8)
+		le.PutUint32(note[0:], 4)
+		le.PutUint32(note[4:], 8)
+		le.PutUint32(note[8:], xenElfnotePhys32)
+		copy(note[12:], "Xen\x00")
+		le.PutUint64(note[16:], pvh)
+	}
+	b := make([]byte, dataOff+uint64(len(payload))+uint64(len(note)))
+	copy(b, "\x7fELF")
+	b[4], b[5], b[6] = elfClass64, elfDataLSB, 1
+	le.PutUint16(b[16:], elfTypeExec)
+	le.PutUint16(b[18:], machine)
+	le.PutUint64(b[24:], entry)
+	le.PutUint64(b[32:], phoff)
+	le.PutUint16(b[54:], elfPhdrSize)
+	le.PutUint16(b[56:], uint16(nph))
+	ph := b[phoff:]
+	le.PutUint32(ph[0:], elfPTLoad)
+	le.PutUint64(ph[8:], dataOff)
+	le.PutUint64(ph[24:], paddr)
+	le.PutUint64(ph[32:], uint64(len(payload)))
+	le.PutUint64(ph[40:], uint64(len(payload))+4096)
+	copy(b[dataOff:], payload)
+	if pvh != 0 {
+		ph = b[phoff+elfPhdrSize:]
+		le.PutUint32(ph[0:], elfPTNote)
+		le.PutUint64(ph[8:], dataOff+uint64(len(payload)))
+		le.PutUint64(ph[32:], uint64(len(note)))
+		copy(b[dataOff+uint64(len(payload)):], note)
+	}
+	return b
+}
+
+// buildBzImage assembles a bzImage header with the given protocol version.
+func buildBzImage(version uint16, payload []byte) []byte {
+	le := binary.LittleEndian
+	setupSects := 4
+	b := make([]byte, (setupSects+1)*512+len(payload))
+	b[hdrSetupSects] = byte(setupSects)
+	le.PutUint16(b[hdrBootFlag:], 0xaa55)
+	b[0x201] = 0x6a // header runs to 0x26c
+	copy(b[hdrMagic:], "HdrS")
+	le.PutUint16(b[hdrVersion:], version)
+	b[hdrLoadFlags] = loadFlagLoadedHigh
+	le.PutUint16(b[hdrXLoadFlags:], xlfKernel64)
+	le.PutUint32(b[hdrInitrdAddrMax:], 0x7fffffff)
+	le.PutUint32(b[hdrCmdlineSize:], 2047)
+	le.PutUint64(b[hdrPrefAddress:], 0x1000000)
+	le.PutUint32(b[hdrInitSize:], uint32(len(payload)+0x10000))
+	copy(b[(setupSects+1)*512:], payload)
+	return b
+}
+
+func TestParseELFWithPVHNote(t *testing.T) {
+	k, err := ParseKernel(buildELF(elfMachineX86_64, 0x100000, []byte{1, 2, 3}, 0x1000000, 0x100040))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Protocol != BootPVH || k.Entry != 0x100040 {
+		t.Fatalf("protocol %v entry %#x, want PVH at 0x100040", k.Protocol, k.Entry)
+	}
+	if len(k.Segments) != 1 || k.Segments[0].Addr != 0x100000 || k.Segments[0].MemSize != 3+4096 {
+		t.Fatalf("segments %+v", k.Segments)
+	}
+}
+
+func TestParseELFWithoutNoteUsesLinux64(t *testing.T) {
+	k, err := ParseKernel(buildELF(elfMachineX86_64, 0x1000000, []byte{1}, 0x1000000, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Protocol != BootLinux64 || k.Entry != 0x1000000 {
+		t.Fatalf("protocol %v entry %#x", k.Protocol, k.Entry)
+	}
+}
+
+func TestParseBzImage(t *testing.T) {
+	k, err := ParseKernel(buildBzImage(0x020f, make([]byte, 1000)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Format != "bzImage" || k.Entry != 0x1000200 || k.Segments[0].Addr != 0x1000000 {
+		t.Fatalf("got %+v", k)
+	}
+	if k.Segments[0].MemSize != 1000+0x10000 {
+		t.Fatalf("memsize %#x, want init_size", k.Segments[0].MemSize)
+	}
+	if k.CmdlineMax != 2047 || k.InitrdAddrMax != 0x7fffffff {
+		t.Fatalf("cmdline max %d initrd max %#x", k.CmdlineMax, k.InitrdAddrMax)
+	}
+}
+
+func TestParseKernelRejects(t *testing.T) {
+	good := buildELF(elfMachineX86_64, 0x100000, []byte{1, 2, 3}, 0x100000, 0)
+	cases := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"empty", nil, "empty"},
+		{"random", []byte("this is not a kernel at all, just some text....."), "not a kernel"},
+		{"truncated ELF header", good[:40], "truncated ELF header"},
+		{"truncated program headers", good[:80], "truncated ELF"},
+		{"aarch64", buildELF(183, 0x100000, []byte{1}, 0, 0), "AArch64"},
+		{"elf32", append(append([]byte{}, good[:4]...), append([]byte{1}, good[5:]...)...), "not 64-bit"},
+		{"old bzImage", buildBzImage(0x0205, []byte{1}), "too old"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ParseKernel(c.data)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err %v, want it to mention %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestFindPVHNoteRejectsOverlongNote(t *testing.T) {
+	n := make([]byte, 16)
+	binary.LittleEndian.PutUint32(n[0:], 0xffffffff)
+	if _, ok := findPVHNote(n); ok {
+		t.Fatal("accepted a note whose name runs past the section")
+	}
+}
+
+// FuzzParseKernel feeds arbitrary bytes to the kernel parser: it must never
+// panic, and whatever it accepts must describe segments inside the input.
+func FuzzParseKernel(f *testing.F) {
+	f.Add(buildELF(elfMachineX86_64, 0x100000, []byte{1, 2, 3}, 0x100000, 0x100010))
+	f.Add(buildELF(elfMachineX86_64, 0x100000, []byte{1}, 0x100000, 0))
+	f.Add(buildBzImage(0x020f, []byte{1, 2, 3, 4}))
+	f.Add(buildBzImage(0x0206, []byte{1}))
+	f.Add([]byte("\x7fELF"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		k, err := ParseKernel(data)
+		if err != nil {
+			return
+		}
+		for _, s := range k.Segments {
+			if uint64(len(s.Data)) > s.MemSize || len(s.Data) > len(data) {
+				t.Fatalf("segment %#x: %d data bytes, memsize %#x, input %d", s.Addr, len(s.Data), s.MemSize, len(data))
+			}
+		}
+	})
+}
+
+// FuzzLoadGuest parses and loads arbitrary kernels into a small guest: no
+// input may panic or write outside guest RAM.
+func FuzzLoadGuest(f *testing.F) {
+	f.Add(buildELF(elfMachineX86_64, 0x100000, []byte{1, 2, 3}, 0x100000, 0x100010), "console=ttyS0", 2)
+	f.Add(buildBzImage(0x020f, []byte{1, 2, 3, 4}), "x", 1)
+	f.Add(buildELF(elfMachineX86_64, 0xfffffffffffff000, []byte{1}, 0, 0), "", 1)
+	mem, err := NewMemory(minMemSize)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(mem.Close)
+	f.Fuzz(func(t *testing.T, data []byte, cmdline string, cpus int) {
+		k, err := ParseKernel(data)
+		if err != nil {
+			return
+		}
+		cfg := &Config{KernelName: "fuzz", Cmdline: cmdline, CPUs: max(1, min(cpus, MaxCPUs)), MemSize: minMemSize}
+		_ = loadGuest(mem, k, cfg)
+	})
+}

@@ -7,7 +7,10 @@ import "testing"
 // old table, frozen there, and pending or installed in the new one.
 func TestHalfMovedTable(t *testing.T) {
 	m := New[int, int](0)
-	const n = 12 // the most a 16-slot table holds without growing
+	// Hold growth off while filling a 16-slot table past its threshold, so
+	// that buckets have chains; the count is put right before the move ends.
+	m.count.Store(-1000)
+	const n = 12
 	for i := range n {
 		m.Store(i, i)
 	}
@@ -88,6 +91,7 @@ func TestHalfMovedTable(t *testing.T) {
 	}
 
 	// Finish the move the normal way and switch the root.
+	m.count.Store(int64(len(want)))
 	m.grow(old)
 	if m.root.Load() != nt {
 		t.Fatal("grow did not switch the root to the new table")

@@ -1,7 +1,6 @@
 package lockfree
 
 import (
-	"math/bits"
 	"sync/atomic"
 )
 
@@ -25,17 +24,14 @@ func New[K comparable, V any](sizeHint int) *Map[K, V] {
 	return m
 }
 
-// slotsFor returns the power-of-two slot count that holds n entries below
-// the 3/4 growth threshold.
+// slotsFor returns the smallest power-of-two slot count that holds n
+// entries without passing its growth threshold (see growAt).
 func slotsFor(n int) int {
-	if n <= minSlots/2 {
-		return minSlots
+	s := minSlots
+	for s < maxSlots && int64(n) > growThreshold(s) {
+		s *= 2
 	}
-	want := uint64(n)/3*4 + 4
-	if want > maxSlots {
-		return maxSlots
-	}
-	return 1 << bits.Len64(want-1)
+	return s
 }
 
 // table returns the current table, creating it for a zero Map.

@@ -63,9 +63,23 @@ func (t *table[K, V]) hash(key K) uint64 { return hashKey(&t.seed, key) }
 // mask selects a slot index from a hash.
 func (t *table[K, V]) mask() uint64 { return uint64(len(t.slots) - 1) }
 
-// growAt is the entry count above which t should grow: 3/4 load keeps the
-// average chain a reader walks short.
-func (t *table[K, V]) growAt() int64 { return int64(len(t.slots)) / 4 * 3 }
+// growAt is the entry count above which t should grow. A hit walks on
+// average 1 + load/2 nodes, each a likely cache miss, so small tables (a
+// device bus) stay at most 1/4 full: 32 bytes of slots per entry buys
+// shorter chains while the table still fits in cache. Past that, the
+// table's own footprint costs more misses than the chains, so big tables
+// go to 1/2.
+func (t *table[K, V]) growAt() int64 { return growThreshold(len(t.slots)) }
+
+func growThreshold(slots int) int64 {
+	if slots <= smallSlots {
+		return int64(slots) / 4
+	}
+	return int64(slots) / 2
+}
+
+// smallSlots is the largest table kept at 1/4 load (128 KiB of slots).
+const smallSlots = 1 << 14
 
 // resolve turns a frozen marker found at the head of a slot for hash h into
 // the entry chain that is authoritative for h at some instant during the

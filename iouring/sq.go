@@ -2,7 +2,10 @@
 
 package iouring
 
-import "sync/atomic"
+import (
+	"fmt"
+	"sync/atomic"
+)
 
 // GetSQE returns the next free submission entry, zeroed, or nil when the SQ
 // is full (submit, then try again) or the ring is closed. The entry belongs
@@ -54,6 +57,11 @@ func (r *Ring) flushSQ() uint32 {
 
 // Submit hands every prepared entry to the kernel and returns how many it
 // consumed. It does not wait for completions.
+//
+// When an SQE fails at submission (a restricted opcode, a bad fixed-file
+// index) the kernel posts its CQE and stops consuming that batch; Submit
+// then calls io_uring_enter again for the rest, so every prepared entry is
+// consumed unless the kernel makes no progress at all.
 func (r *Ring) Submit() (int, error) { return r.submit(0) }
 
 // SubmitAndWait submits like Submit and then blocks until at least n
@@ -64,27 +72,33 @@ func (r *Ring) submit(waitNr uint32) (int, error) {
 	if r.fd < 0 {
 		return 0, ErrClosed
 	}
-	toSubmit := r.flushSQ()
 	submitted := 0
-	if toSubmit > 0 || waitNr > 0 || r.cqNeedsFlush() {
-		flags := uint32(0)
+	for {
+		toSubmit := r.flushSQ()
+		var flags uint32
 		if waitNr > 0 || r.cqNeedsFlush() {
 			flags = EnterGetEvents
 		}
+		if toSubmit == 0 && (waitNr == 0 || r.CQReady() >= waitNr) {
+			if flags != 0 && waitNr == 0 {
+				// Move overflowed completions into the ring.
+				if err := r.flushCQ(); err != nil {
+					return submitted, err
+				}
+			}
+			return submitted, nil
+		}
 		// A retried EINTR resubmits nothing twice: EINTR means this call
-		// consumed no SQE, and flushSQ's count is still right.
+		// consumed no SQE, and flushSQ's count is still right. When the
+		// kernel consumed SQEs it returns that count even if the wait was
+		// cut short, so the loop goes round until the wait is satisfied.
 		n, err := r.enter(toSubmit, waitNr, flags)
 		if err != nil {
-			return 0, err
-		}
-		submitted = n
-	}
-	// When the kernel consumed SQEs it reports that count even if the wait
-	// that followed was cut short by a signal, so finish the wait here.
-	for waitNr > 0 && r.CQReady() < waitNr {
-		if _, err := r.enter(0, waitNr, EnterGetEvents); err != nil {
 			return submitted, err
 		}
+		submitted += n
+		if toSubmit > 0 && n == 0 {
+			return submitted, fmt.Errorf("iouring: io_uring_enter consumed none of %d SQEs", toSubmit)
+		}
 	}
-	return submitted, nil
 }

@@ -7,7 +7,7 @@ BIN       := bin/vmm
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 
-.PHONY: all build test lint run clean guest
+.PHONY: all build test lint run clean guest linux-debian
 
 all: build
 
@@ -22,8 +22,12 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-test: build lint
-	$(GO) test -race -count=1 ./...
+# Debian's cloud kernel, booted by the end-to-end test in cmd/vmm.
+linux-debian:
+	scripts/guest-linux.sh build/linux-debian >/dev/null
+
+test: build lint linux-debian
+	$(GO) test -race -count=1 -timeout 20m ./...
 
 run: build
 	$(BIN) run

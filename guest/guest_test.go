@@ -45,11 +45,6 @@ func bootTiny(t *testing.T, cmdline string, cpus int) (int, string) {
 	if _, err := os.Stat("/dev/kvm"); err != nil {
 		t.Skipf("needs /dev/kvm: %v", err)
 	}
-	if raceDetector {
-		// Remove once fixed; plain `go test ./guest/` runs these boots.
-		t.Skip("known VMM race, not a guest bug: vmm.Run kicks vCPUs (kvm.VCPU.SetImmediateExit reads VCPU.run) " +
-			"while their goroutines run kvm.VCPU.Close (sets run = nil, munmaps); see vmm/vcpu_run.go kick and kvm/vcpu.go Close")
-	}
 	var out syncBuffer
 	vm, err := vmm.New(vmm.Config{
 		Kernel: kernel, KernelName: "tiny.elf", Cmdline: cmdline,

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
-	"sync/atomic"
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -15,20 +14,42 @@ import (
 
 // vcpuThread is one vCPU and the OS thread that owns it.
 type vcpuThread struct {
-	id  int
-	cpu atomic.Pointer[kvm.VCPU]
-	tid atomic.Int32
+	id int
+
+	mu  sync.Mutex // guards cpu and tid against kick racing the thread's exit
+	cpu *kvm.VCPU  // nil until configured and after close
+	tid int        // 0 once the thread is gone
 }
 
 // kick makes the vCPU leave KVM_RUN: immediate_exit covers a thread about
 // to enter, the signal one already inside (KVM_RUN returns EINTR). SIGURG is
 // Go's own preemption signal, so the runtime already handles it harmlessly.
 func (t *vcpuThread) kick() {
-	if c := t.cpu.Load(); c != nil {
-		c.SetImmediateExit(true)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.cpu != nil {
+		t.cpu.SetImmediateExit(true)
 	}
-	if tid := t.tid.Load(); tid != 0 {
-		_ = unix.Tgkill(unix.Getpid(), int(tid), unix.SIGURG)
+	if t.tid != 0 {
+		_ = unix.Tgkill(unix.Getpid(), t.tid, unix.SIGURG)
+	}
+}
+
+// attach publishes the thread and its vCPU so kick can reach them.
+func (t *vcpuThread) attach(tid int, c *kvm.VCPU) {
+	t.mu.Lock()
+	t.tid, t.cpu = tid, c
+	t.mu.Unlock()
+}
+
+// detach closes the vCPU once no kick can touch it any more.
+func (t *vcpuThread) detach() {
+	t.mu.Lock()
+	c := t.cpu
+	t.tid, t.cpu = 0, nil
+	t.mu.Unlock()
+	if c != nil {
+		_ = c.Close()
 	}
 }
 
@@ -75,7 +96,6 @@ func (vm *VM) vcpuMain(t *vcpuThread, ready chan<- error, start <-chan struct{})
 	// The thread is never unlocked: it exits with the goroutine, so no
 	// other goroutine inherits its signal or KVM state.
 	runtime.LockOSThread()
-	t.tid.Store(int32(unix.Gettid()))
 	c, err := vm.vm.CreateVCPU(t.id)
 	if err == nil {
 		err = vm.configureVCPU(c)
@@ -89,8 +109,8 @@ func (vm *VM) vcpuMain(t *vcpuThread, ready chan<- error, start <-chan struct{})
 		ready <- err
 		return
 	}
-	defer c.Close()
-	t.cpu.Store(c)
+	t.attach(unix.Gettid(), c)
+	defer t.detach()
 	ready <- nil
 	<-start
 	select {
@@ -107,7 +127,6 @@ func (vm *VM) vcpuMain(t *vcpuThread, ready chan<- error, start <-chan struct{})
 	case err != nil:
 		vm.Stop(Result{Status: 1, Err: err})
 	}
-	t.cpu.Store(nil)
 }
 
 // runLoop enters the guest until the VM stops or the vCPU hits something

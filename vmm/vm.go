@@ -52,7 +52,7 @@ type Result struct {
 
 // New validates cfg, parses the kernel, creates the VM and loads the guest.
 // Nothing runs until Run.
-func New(cfg Config) (vm *VM, err error) {
+func New(cfg Config) (_ *VM, err error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -63,11 +63,10 @@ func New(cfg Config) (vm *VM, err error) {
 	if cfg.Device == "" {
 		cfg.Device = kvm.DefaultDevice
 	}
-	vm = &VM{cfg: cfg, kernel: k, stopped: make(chan struct{})}
+	vm := &VM{cfg: cfg, kernel: k, stopped: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			vm.Close()
-			vm = nil
 		}
 	}()
 	if vm.sys, err = kvm.Open(cfg.Device); err != nil {

@@ -21,7 +21,7 @@ type SQE struct {
 	Personality uint16
 	FileIndex   int32 // splice_fd_in / file_index
 	Addr3       uint64
-	pad         uint64
+	_           uint64
 }
 
 // Compile-time check that SQE matches the kernel's 64-byte layout.

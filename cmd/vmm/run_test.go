@@ -2,13 +2,13 @@ package main
 
 import (
 	"bytes"
-	"sync"
 	"encoding/binary"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"

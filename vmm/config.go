@@ -19,8 +19,11 @@ type Config struct {
 	Cmdline    string
 	MemSize    uint64
 	CPUs       int
-	TestExit   bool      // attach the test device (exit status port, scratch, test irqfd)
-	Console    io.Writer // guest serial output; nil discards it
+	TestExit   bool // attach the test device (exit status port, scratch, test irqfd)
+	// Workarounds says whether to add kernel parameters for KVM backends
+	// that cannot run some instructions (auto, on, off; "" means auto).
+	Workarounds string
+	Console     io.Writer // guest serial output; nil discards it
 }
 
 // validate checks what can be checked without opening KVM.

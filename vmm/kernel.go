@@ -36,6 +36,7 @@ type Segment struct {
 // Kernel is a parsed kernel image, ready to be placed in guest RAM.
 type Kernel struct {
 	Format   string // "ELF" or "bzImage"
+	Linux    bool   // a Linux kernel (bzImage, or an ELF with a "Linux" note)
 	Protocol BootProtocol
 	Entry    uint64 // guest-physical entry point for Protocol
 	Segments []Segment

@@ -78,6 +78,7 @@ func parseBzImage(data []byte) (*Kernel, error) {
 	}
 	k := &Kernel{
 		Format:        "bzImage",
+		Linux:         true,
 		Protocol:      BootLinux64,
 		Entry:         load + 0x200,
 		Segments:      []Segment{{Addr: load, Data: pm, MemSize: memSize}},

@@ -83,8 +83,12 @@ func parseELF(data []byte) (*Kernel, error) {
 			}
 			k.Segments = append(k.Segments, Segment{Addr: paddr, Data: data[off : off+filesz], MemSize: memsz})
 		case elfPTNote:
-			if e, ok := findPVHNote(data[off : off+filesz]); ok {
+			notes := data[off : off+filesz]
+			if e, ok := findPVHNote(notes); ok {
 				pvh = e
+			}
+			if hasNoteOwner(notes, "Linux") {
+				k.Linux = true
 			}
 		}
 	}
@@ -97,27 +101,50 @@ func parseELF(data []byte) (*Kernel, error) {
 	return k, nil
 }
 
-// findPVHNote walks an ELF note section looking for the Xen PVH entry.
-func findPVHNote(notes []byte) (uint64, bool) {
+// eachNote calls f for every well-formed note in an ELF note segment and
+// stops at the first malformed one or when f returns false.
+func eachNote(notes []byte, f func(name string, typ uint32, desc []byte) bool) {
 	le := binary.LittleEndian
 	align4 := func(n uint64) uint64 { return (n + 3) &^ 3 }
 	for len(notes) >= 12 {
 		namesz, descsz, typ := uint64(le.Uint32(notes)), uint64(le.Uint32(notes[4:])), le.Uint32(notes[8:])
 		rest := uint64(len(notes)) - 12
 		if align4(namesz) > rest || align4(descsz) > rest-align4(namesz) {
-			return 0, false
+			return
 		}
 		name := notes[12 : 12+namesz]
 		desc := notes[12+align4(namesz) : 12+align4(namesz)+descsz]
-		if typ == xenElfnotePhys32 && string(name) == "Xen\x00" {
-			switch len(desc) {
-			case 4:
-				return uint64(le.Uint32(desc)), true
-			case 8:
-				return le.Uint64(desc), true
-			}
+		if !f(string(name), typ, desc) {
+			return
 		}
 		notes = notes[12+align4(namesz)+align4(descsz):]
 	}
-	return 0, false
+}
+
+// findPVHNote looks for the Xen PVH entry (XEN_ELFNOTE_PHYS32_ENTRY).
+func findPVHNote(notes []byte) (entry uint64, found bool) {
+	eachNote(notes, func(name string, typ uint32, desc []byte) bool {
+		if typ != xenElfnotePhys32 || name != "Xen\x00" {
+			return true
+		}
+		switch len(desc) {
+		case 4:
+			entry, found = uint64(binary.LittleEndian.Uint32(desc)), true
+		case 8:
+			entry, found = binary.LittleEndian.Uint64(desc), true
+		}
+		return !found
+	})
+	return entry, found
+}
+
+// hasNoteOwner reports whether any note is owned by owner (e.g. "Linux",
+// which every vmlinux carries).
+func hasNoteOwner(notes []byte, owner string) bool {
+	found := false
+	eachNote(notes, func(name string, _ uint32, _ []byte) bool {
+		found = name == owner+"\x00"
+		return !found
+	})
+	return found
 }

@@ -187,6 +187,15 @@ func (vm *VM) runLoop(c *kvm.VCPU) error {
 			hw, cpu := run.FailEntry()
 			return vm.fatalExit(c, fmt.Sprintf("KVM could not enter the guest (KVM_EXIT_FAIL_ENTRY, hardware reason %#x on host CPU %d)", hw, cpu))
 		case kvm.ExitInternalError:
+			if sub, _ := run.InternalError(); sub == kvm.InternalErrorEmulation {
+				ok, err := vm.tryRepair(c)
+				if err != nil {
+					return fmt.Errorf("vCPU %d: %w", c.ID(), err)
+				}
+				if ok {
+					continue
+				}
+			}
 			return vm.internalError(c)
 		default:
 			return vm.fatalExit(c, fmt.Sprintf("unexpected exit %s (%d)", kvm.ExitReasonName(reason), reason))

@@ -36,6 +36,7 @@ type VM struct {
 	pio, mmio      *devices.Bus
 	serial         *devices.Serial
 	testIRQ        *eventFD
+	repairs        *repairCounters
 
 	stopOnce sync.Once
 	stopped  chan struct{}
@@ -60,10 +61,13 @@ func New(cfg Config) (_ *VM, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("kernel %s: %w", cfg.KernelName, err)
 	}
+	if cfg.Cmdline, err = backendWorkarounds(cfg.Workarounds, k, cfg.Cmdline, hostBackends()); err != nil {
+		return nil, err
+	}
 	if cfg.Device == "" {
 		cfg.Device = kvm.DefaultDevice
 	}
-	vm := &VM{cfg: cfg, kernel: k, stopped: make(chan struct{})}
+	vm := &VM{cfg: cfg, kernel: k, stopped: make(chan struct{}), repairs: newRepairCounters()}
 	defer func() {
 		if err != nil {
 			vm.Close()

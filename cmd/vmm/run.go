@@ -22,6 +22,7 @@ const defaultCmdline = "console=ttyS0 reboot=k panic=-1 pci=off nomodule"
 
 type runFlags struct {
 	kernel, initrd, cmdline, mem, console, device string
+	workarounds                                   string
 	cpus                                          int
 	testExit                                      bool
 }
@@ -48,6 +49,7 @@ func newRunCommand() *cobra.Command {
 	fl.StringVar(&f.console, "console", "stdio", "serial console: stdio, none, or file:PATH")
 	fl.BoolVar(&f.testExit, "test-exit", false, "attach the test device: a guest write to port 0xf4 becomes the exit status")
 	fl.StringVar(&f.device, "device", "/dev/kvm", "KVM device")
+	fl.StringVar(&f.workarounds, "workarounds", "auto", "kernel parameters for KVM backends that cannot run some instructions (kvm_pvm): auto, on or off")
 	return cmd
 }
 
@@ -61,7 +63,12 @@ func runVM(cmd *cobra.Command, f runFlags) error {
 	if f.cpus < 1 || f.cpus > vmm.MaxCPUs {
 		return usagef("--cpus %d is out of range: use 1 to %d", f.cpus, vmm.MaxCPUs)
 	}
-	cfg := vmm.Config{Device: f.device, MemSize: mem, CPUs: f.cpus, TestExit: f.testExit, Cmdline: f.cmdline}
+	switch f.workarounds {
+	case vmm.WorkaroundsAuto, vmm.WorkaroundsOn, vmm.WorkaroundsOff:
+	default:
+		return usagef("--workarounds %q: use auto, on or off", f.workarounds)
+	}
+	cfg := vmm.Config{Device: f.device, MemSize: mem, CPUs: f.cpus, TestExit: f.testExit, Cmdline: f.cmdline, Workarounds: f.workarounds}
 	if f.kernel == "" {
 		if cfg.Kernel, err = embeddedKernel(); err != nil {
 			return err
@@ -109,6 +116,7 @@ func runVM(cmd *cobra.Command, f runFlags) error {
 	res := vm.Run()
 	signal.Stop(sigs)
 	restore()
+	logrus.Info("emulation repairs: " + vm.Repairs())
 
 	if res.Err != nil {
 		var crash *vmm.GuestCrash

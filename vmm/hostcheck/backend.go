@@ -27,14 +27,21 @@ func checkBackend(h *host) []Check {
 	return []Check{backendCheck(), nestedCheck()}
 }
 
-func backendCheck() Check {
-	c := Check{Name: "kvm-backend", Status: Pass}
+// Backends lists the loaded KVM backend modules (kvm_intel, kvm_amd,
+// kvm_pvm, ...), sorted. The VMM uses it to decide on backend workarounds.
+func Backends() []string {
 	matches, _ := filepath.Glob(filepath.Join(sysModule, "kvm_*"))
 	var names []string
 	for _, m := range matches {
 		names = append(names, filepath.Base(m))
 	}
 	sort.Strings(names)
+	return names
+}
+
+func backendCheck() Check {
+	c := Check{Name: "kvm-backend", Status: Pass}
+	names := Backends()
 	if len(names) == 0 {
 		if _, err := os.Stat(filepath.Join(sysModule, "kvm")); err == nil {
 			c.Detail = "kvm is loaded but no backend module (kvm_intel, kvm_amd, ...) is: KVM_CREATE_VM will fail"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"testing"
 
@@ -62,19 +63,26 @@ func BenchmarkRandRead4K(b *testing.B) {
 			if fixed {
 				name += "/fixed"
 			}
-			b.Run(name, func(b *testing.B) { benchRandRead(b, qd, fixed) })
+			b.Run(name, func(b *testing.B) { benchRandRead(b, qd, fixed, 0) })
 		}
+		// The setup flags fio uses: no IPIs for completions, task work
+		// run only when we reap. SINGLE_ISSUER needs one OS thread.
+		b.Run(fmt.Sprintf("QD%d/deferTaskrun", qd), func(b *testing.B) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			benchRandRead(b, qd, false, SetupCoopTaskrun|SetupSingleIssuer|SetupDeferTaskrun)
+		})
 	}
 }
 
-func benchRandRead(b *testing.B, qd int, fixed bool) {
+func benchRandRead(b *testing.B, qd int, fixed bool, flags uint32) {
 	path, size := benchFile(b)
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
 	if err != nil {
 		b.Fatalf("open %s O_DIRECT: %v", path, err)
 	}
 	defer unix.Close(fd)
-	r := newRing(b, uint32(qd), nil)
+	r := newRing(b, uint32(qd), &Params{Flags: flags})
 	buf := alignedBuf(b, qd*4096)
 	fileFd := int32(fd)
 	if fixed {

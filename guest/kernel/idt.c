@@ -23,7 +23,7 @@ struct idt_ptr {
 #define SEL_CODE64 0x08
 #define GATE_INTERRUPT 0x8e /* present, DPL 0, 64-bit interrupt gate */
 
-extern const u64 trap_stubs[35];
+extern const u64 trap_stubs[36];
 
 static struct idt_gate idt[256] __attribute__((aligned(16)));
 static trap_handler_t handlers[256];
@@ -52,6 +52,7 @@ void idt_init(void)
 	set_gate(VECTOR_TEST_IRQ, trap_stubs[32]);
 	set_gate(VECTOR_APIC_TIMER, trap_stubs[33]);
 	set_gate(VECTOR_SPURIOUS, trap_stubs[34]);
+	set_gate(VECTOR_REPAIR_INTN, trap_stubs[35]);
 	bsp_id = lapic_id();
 	idt_load();
 }
@@ -62,9 +63,10 @@ void idt_load(void)
 	__asm__ volatile("lidt %0" : : "m"(p));
 }
 
-void trap_set_handler(u8 vector, trap_handler_t h)
+/* trap_set_handler installs h and returns the previous handler, so a case can restore it. */
+trap_handler_t trap_set_handler(u8 vector, trap_handler_t h)
 {
-	__atomic_store_n(&handlers[vector], h, __ATOMIC_RELEASE);
+	return __atomic_exchange_n(&handlers[vector], h, __ATOMIC_ACQ_REL);
 }
 
 void trap_dispatch(struct trap_frame *f);

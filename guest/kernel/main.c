@@ -9,6 +9,7 @@
 
 void kmain(u32 start_info_paddr);
 void tests_cpu_init(void);
+void tests_repair_init(void);
 
 struct test {
 	const char *name;
@@ -26,6 +27,11 @@ static const struct test tests[] = {
 	{"irqfd", test_irqfd, true, false},
 	{"pio", test_pio, true, false},
 	{"mmio", test_mmio, true, false},
+	/* kvm_pvm needs the VMM's repair for these, so not in the demo. */
+	{"int3", test_int3, true, false},
+	{"intn", test_intn, true, false},
+	{"fwait", test_fwait, true, false},
+	{"clacstac", test_clacstac, true, false},
 	{"fail", test_fail, false, false},
 	{"shutdown", test_shutdown, false, false},
 };
@@ -141,6 +147,7 @@ void kmain(u32 start_info_paddr)
 	time_init();
 	idt_init();
 	tests_cpu_init();
+	tests_repair_init();
 	if (!boot.valid) {
 		kprintf("FAIL boot: no PVH start_info at EBX=%x (magic 0x336ec578)\n", start_info_paddr);
 		failed++;

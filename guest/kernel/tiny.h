@@ -11,6 +11,8 @@
 /* Constants first: boot.S includes this file for them. */
 #define MAX_CPUS 32
 #define AP_STACK_SHIFT 13 /* 8 KiB stack per AP */
+/* Reached only by `int $0x42` in repair_sites.S (repair_sites.S includes this). */
+#define VECTOR_REPAIR_INTN 0x42
 
 #ifndef __ASSEMBLER__
 #include <stdarg.h>
@@ -141,7 +143,7 @@ struct trap_frame {
 typedef bool (*trap_handler_t)(struct trap_frame *f);
 void idt_init(void);
 void idt_load(void);
-void trap_set_handler(u8 vector, trap_handler_t h);
+trap_handler_t trap_set_handler(u8 vector, trap_handler_t h);
 
 /* smp.c */
 void ap_main(void);
@@ -164,6 +166,10 @@ const char *test_smp(void);
 const char *test_irqfd(void);
 const char *test_pio(void);
 const char *test_mmio(void);
+const char *test_int3(void);
+const char *test_intn(void);
+const char *test_fwait(void);
+const char *test_clacstac(void);
 const char *test_fail(void);
 const char *test_shutdown(void);
 
@@ -173,6 +179,14 @@ extern u64 pml4[512], pdpt_low[512];
 extern char probe_read_insn[], probe_read_fixup[], ud2_insn[];
 u64 probe_read(u64 addr, volatile int *faulted);
 void ud2_probe(void);
+/* repair_sites.S: one function and two labels per repaired instruction. */
+u32 repair_int3(void);
+u32 repair_intn(void);
+u32 repair_fwait(void);
+u64 repair_stac(void);
+u64 repair_clac(void);
+extern char repair_int3_after[], repair_intn_after[];
+extern char repair_stac_site[], repair_stac_after[], repair_clac_site[], repair_clac_after[];
 
 #include "io.h"
 

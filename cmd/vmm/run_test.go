@@ -7,11 +7,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"vmm/vmm/hostcheck"
 )
 
 // tinyKernelPath is the tiny test kernel built by `make` (make test builds
@@ -234,9 +237,12 @@ func TestRunTripleFault(t *testing.T) {
 }
 
 // TestRunDebianVmlinux boots Debian's cloud kernel (fetched by
-// scripts/guest-linux.sh, which make test runs) as far as this machine's
-// KVM lets it: banner, our command line and our e820 map must appear, and
-// whatever stops it must be reported with RIP and code bytes, exit 1.
+// scripts/guest-linux.sh, which make test runs) without the kvm_pvm kernel
+// parameters, so it goes as far as this machine's KVM lets an unmodified
+// command line go: banner, our command line and our e820 map must appear,
+// and the emulation failure that stops it (cmpxchg16b in SLUB here) must be
+// reported with RIP and code bytes, exit 1. On a host with hardware KVM
+// the kernel boots on, so there the exit is only logged.
 func TestRunDebianVmlinux(t *testing.T) {
 	needKVM(t)
 	vmlinux, _ := filepath.Abs("../../build/linux-debian/vmlinux")
@@ -244,7 +250,7 @@ func TestRunDebianVmlinux(t *testing.T) {
 		t.Skipf("Debian vmlinux not fetched (%v): run scripts/guest-linux.sh (make test does)", err)
 	}
 	cmdline := "console=ttyS0 earlyprintk=serial reboot=k panic=-1 vmm.test=debian"
-	out, stderr, code := runVMM(t, helperBinary(t), nil, "run", "--kernel", vmlinux, "--mem", "512M", "--cmdline", cmdline)
+	out, stderr, code := runVMM(t, helperBinary(t), nil, "run", "--kernel", vmlinux, "--mem", "512M", "--cmdline", cmdline, "--workarounds", "off")
 	for _, want := range []string{
 		"Linux version 6.1",
 		"Command line: " + cmdline,
@@ -258,6 +264,10 @@ func TestRunDebianVmlinux(t *testing.T) {
 	}
 	if n := len(regexp.MustCompile(`BIOS-e820: `).FindAllString(out, -1)); n != 3 {
 		t.Errorf("console shows %d e820 entries, want exactly our 3", n)
+	}
+	if !slices.Contains(hostcheck.Backends(), "kvm_pvm") {
+		t.Logf("not kvm_pvm (%v): the kernel is not expected to stop early; exit %d", hostcheck.Backends(), code)
+		return
 	}
 	if code != 1 || !regexp.MustCompile(`(?m)^vmm: vCPU 0: KVM internal error \(suberror 1: .*\) at RIP 0x[0-9a-f]+ \(code: [0-9a-f ]+\)$`).MatchString(stderr) ||
 		!strings.Contains(stderr, "RAX=") {

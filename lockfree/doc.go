@@ -15,22 +15,24 @@
 //     allocates nothing; a value can never be seen half written, because the
 //     node carrying it was complete before the CAS that published it.
 //   - A write copies the chain up to the node it changes (chains are short:
-//     the table grows at 3/4 load), builds the new head and installs it with
+//     the table grows at 1/4 load while small, 1/2 once big), builds the
+//     new head and installs it with
 //     one CompareAndSwap on the slot. If another writer changed the slot
 //     first, the CAS fails and the write retries from the fresh head. Some
 //     writer always succeeds, so writers are lock-free too.
 //
 // # Growth without stopping readers
 //
-// When the map passes 3/4 load, a writer allocates a table twice the size
-// whose slots all hold a shared "pending" marker pointing back at the old
-// table, and announces it in the old table. Old buckets then move one at a
-// time, cooperatively (any writer that meets a pending or frozen slot helps
-// move that bucket, and the growing writer moves them all in chunks):
+// When the map passes its load threshold, a writer allocates a table twice
+// the size whose slots all hold a shared "pending" marker, and announces it
+// in the old table's next field. Old buckets then move one at a time,
+// cooperatively: writers over the threshold claim chunks of 64 buckets,
+// and any writer whose key's new slot is still pending moves that bucket
+// first:
 //
 //  1. Freeze: CAS the old slot from its chain to a "frozen" marker that
-//     carries the same chain and points forward to the new table. No write
-//     ever lands on a frozen slot again.
+//     carries the same chain. No write ever lands on a frozen slot again;
+//     writers that meet one go on to the new table.
 //  2. Install: old bucket i splits into new buckets i and i+len(old); each
 //     is CASed from the pending marker to the frozen chain's entries for that
 //     half. The content is a pure function of the frozen chain, so helpers
@@ -38,11 +40,12 @@
 //     first CAS wins.
 //
 // When every bucket has moved, the map's table pointer switches to the new
-// table and the old one becomes garbage. Readers never wait at any step: a
-// reader that meets a frozen slot looks in the new table, and one that meets
-// a pending slot reads the old bucket (the frozen chain is authoritative
-// until the new bucket is installed, because no write reaches a new bucket
-// before its install). The map only grows; deleting entries does not shrink
+// table and the old one becomes garbage. Readers never wait and never help:
+// a reader that meets a frozen slot looks in the new table, and if that
+// slot is still pending, reads the frozen chain it came from, which is
+// authoritative until the install because no write reaches a new bucket
+// before it. The root never holds a pending slot (it switches only after
+// every install), so the common read path checks for one marker only. The map only grows; deleting entries does not shrink
 // it, which suits device tables that are built once and then read.
 //
 // # Why ABA cannot happen here, and when it would
@@ -57,8 +60,9 @@
 // writer holding A is such a goroutine. A slot can still hold A again later
 // (deleting the node in front of A makes A the head once more), but nodes
 // are immutable, so the pointer A names exactly the chain content the writer
-// saw, and its CAS is correct. The pending marker is shared but only ever
-// replaced, never stored back.
+// saw, and its CAS is correct. A table's pending marker is shared by all its
+// slots but is only ever replaced, never stored back, so a late helper's
+// install (a CAS from the marker) cannot overwrite a newer write either.
 //
 // The guarantee would be lost if nodes were recycled through a free list or
 // sync.Pool to save allocations: a recycled node gets new contents at the old

@@ -1,23 +1,23 @@
 package lockfree
 
-import (
-	"sync/atomic"
-)
+import "sync/atomic"
 
 // Map is a concurrent hash map whose reads never lock, never allocate and
 // never write shared memory, and whose writers are lock-free (one CAS per
 // change, retried only when another writer made progress). The zero Map is
 // empty and ready to use; a Map must not be copied after first use.
 //
-// Keys are hashed with hash/maphash under a seed chosen per map, so one
-// guest cannot learn a hash order that degrades another map.
+// Keys are hashed under a random seed chosen per map (hash/maphash, with a
+// faster seeded mix for plain integer keys), so no fixed set of keys
+// collides in every map.
 type Map[K comparable, V any] struct {
 	root  atomic.Pointer[table[K, V]]
 	count atomic.Int64
 }
 
 // New returns an empty map sized to hold sizeHint entries without growing.
-// A sizeHint of zero or less gives the minimum size.
+// A sizeHint of zero or less gives the minimum size; a huge one is capped
+// (at 2^20 slots, 8 MiB), and the map grows from there as entries arrive.
 func New[K comparable, V any](sizeHint int) *Map[K, V] {
 	m := &Map[K, V]{}
 	m.root.Store(newTable[K, V](newHashSeed(), slotsFor(sizeHint), false))
@@ -28,11 +28,14 @@ func New[K comparable, V any](sizeHint int) *Map[K, V] {
 // entries without passing its growth threshold (see growAt).
 func slotsFor(n int) int {
 	s := minSlots
-	for s < maxSlots && int64(n) > growThreshold(s) {
+	for s < maxInitialSlots && int64(n) > growThreshold(s) {
 		s *= 2
 	}
 	return s
 }
+
+// maxInitialSlots caps what a size hint can allocate up front.
+const maxInitialSlots = 1 << 20
 
 // table returns the current table, creating it for a zero Map.
 func (m *Map[K, V]) table() *table[K, V] {

@@ -200,13 +200,13 @@ func TestLoadDoesNotAllocate(t *testing.T) {
 func TestSlotsFor(t *testing.T) {
 	for _, n := range []int{-1, 0, 1, 8, 9, 12, 13, 100, 1024, 65536, 1 << 40} {
 		s := slotsFor(n)
-		if s > minSlots && s < maxSlots && int64(n) <= growThreshold(s/2) {
+		if s > minSlots && int64(n) <= growThreshold(s/2) {
 			t.Fatalf("slotsFor(%d) = %d, but %d slots would do", n, s, s/2)
 		}
-		if s&(s-1) != 0 || s < minSlots || s > maxSlots {
-			t.Fatalf("slotsFor(%d) = %d: not a power of two in [%d, %d]", n, s, minSlots, maxSlots)
+		if s&(s-1) != 0 || s < minSlots || s > maxInitialSlots {
+			t.Fatalf("slotsFor(%d) = %d: not a power of two in [%d, %d]", n, s, minSlots, maxInitialSlots)
 		}
-		if n > 0 && s < maxSlots && int64(n) > growThreshold(s) {
+		if n > 0 && s < maxInitialSlots && int64(n) > growThreshold(s) {
 			t.Fatalf("slotsFor(%d) = %d would grow before holding %d entries", n, s, n)
 		}
 	}

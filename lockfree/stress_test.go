@@ -316,3 +316,21 @@ func TestConcurrentInsertDeleteLen(t *testing.T) {
 		t.Fatalf("Len = %d, want %d", m.Len(), n)
 	}
 }
+
+// TestZeroMapConcurrentFirstUse races the lazy creation of a zero Map's
+// table: every goroutine's stores must land in the one table that wins.
+func TestZeroMapConcurrentFirstUse(t *testing.T) {
+	for round := range 50 {
+		var m Map[int, int]
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Go(func() { m.Store(w, w) })
+		}
+		wg.Wait()
+		for w := range 4 {
+			if v, ok := m.Load(w); !ok || v != w {
+				t.Fatalf("round %d: Load(%d) = %d, %v after concurrent first stores", round, w, v, ok)
+			}
+		}
+	}
+}

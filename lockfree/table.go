@@ -43,7 +43,7 @@ type table[K comparable, V any] struct {
 // minSlots keeps tiny maps from growing on their first few inserts.
 const minSlots = 16
 
-// newTable returns a table of size slots (a power of two). If from is not
+// newTable returns a table of size slots (a power of two). If pending is
 // true, every slot starts as a pending marker: the table will be filled
 // from the one it replaces.
 func newTable[K comparable, V any](seed hashSeed, size int, pending bool) *table[K, V] {

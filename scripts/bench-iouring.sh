@@ -28,8 +28,6 @@ fi
 
 gobench=$(mktemp)
 trap 'rm -f "$gobench"' EXIT
-echo "go test -bench RandRead4K -benchtime ${secs}s (file $file)..." >&2
-go test -run '^$' -bench 'RandRead4K' -benchtime "${secs}s" -count=1 ./iouring | tee "$gobench" >&2
 
 fio_iops() { # qd
   fio --name=randread --filename="$file" --size="$size" --ioengine=io_uring \
@@ -43,12 +41,18 @@ go_iops() { # qd suffix
       for (i = 2; i < NF; i++) if ($(i+1) == "IOPS") { printf "%d\n", $i; exit } }' "$gobench"
 }
 
-printf '\n%-6s %10s %12s %10s %14s %8s\n' "QD" "fio IOPS" "vmm/iouring" "+fixed" "+deferTaskrun" "ratio"
+rows=$(printf '%-6s %10s %12s %10s %14s %8s' "QD" "fio IOPS" "vmm/iouring" "+fixed" "+deferTaskrun" "ratio")
+# Interleaved per queue depth, so the Go and fio runs of one row see the
+# same machine load.
 for qd in $qds; do
+  go test -run '^$' -bench "RandRead4K/^QD$qd\$" -benchtime "${secs}s" -count=1 ./iouring >"$gobench"
+  grep IOPS "$gobench" >&2
   f=$(fio_iops "$qd")
   g=$(go_iops "$qd" "")
   gf=$(go_iops "$qd" "/fixed")
   gd=$(go_iops "$qd" "/deferTaskrun")
   ratio=$(python3 -c "print(f'{$g/$f:.2f}')")
-  printf '%-6s %10s %12s %10s %14s %8s\n' "$qd" "$f" "$g" "$gf" "$gd" "$ratio"
+  rows+=$'\n'$(printf '%-6s %10s %12s %10s %14s %8s' "$qd" "$f" "$g" "$gf" "$gd" "$ratio")
 done
+echo
+echo "$rows"

@@ -70,9 +70,12 @@ func loadGuest(mem *Memory, k *Kernel, cfg *Config) error {
 	if err := mem.Write(mpTableAddr, mp); err != nil {
 		return err
 	}
+	if err := writeACPI(mem, cfg.CPUs); err != nil {
+		return err
+	}
 	switch k.Protocol {
 	case BootPVH:
-		return writePVHInfo(mem, e820, cmdlineAddr, initrdAddr, initrdSize)
+		return writePVHInfo(mem, e820, cmdlineAddr, acpiRSDPAddr, initrdAddr, initrdSize)
 	default:
 		if err := writeIdentityPageTables(mem); err != nil {
 			return err

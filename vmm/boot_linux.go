@@ -4,6 +4,7 @@ import "encoding/binary"
 
 // boot_params ("zero page") offsets (arch/x86/include/uapi/asm/bootparam.h).
 const (
+	bpACPIRSDPAddr    = 0x070
 	bpExtRamdiskImage = 0x0c0
 	bpExtRamdiskSize  = 0x0c4
 	bpExtCmdLinePtr   = 0x0c8
@@ -31,6 +32,7 @@ func writeZeroPage(mem *Memory, k *Kernel, e820 []E820Entry, cmdline, cmdlineLen
 		le.PutUint32(zp[hdrKernelAlignment:], defaultKernelAlign)
 		le.PutUint32(zp[hdrCmdlineSize:], uint32(k.CmdlineMax))
 	}
+	le.PutUint64(zp[bpACPIRSDPAddr:], acpiRSDPAddr)
 	zp[hdrTypeOfLoader] = loaderTypeUndefined
 	zp[hdrLoadFlags] |= loadFlagLoadedHigh
 	le.PutUint32(zp[hdrCmdLinePtr:], uint32(cmdline))

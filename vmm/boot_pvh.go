@@ -14,7 +14,7 @@ const (
 
 // writePVHInfo builds hvm_start_info, its memory map and (with an initrd)
 // a one-entry module list, for the PVH entry point (EBX points at it).
-func writePVHInfo(mem *Memory, e820 []E820Entry, cmdline uint64, initrdAddr, initrdSize uint64) error {
+func writePVHInfo(mem *Memory, e820 []E820Entry, cmdline, rsdp, initrdAddr, initrdSize uint64) error {
 	le := binary.LittleEndian
 	if len(e820) > maxPVHMemmap {
 		e820 = e820[:maxPVHMemmap]
@@ -23,6 +23,7 @@ func writePVHInfo(mem *Memory, e820 []E820Entry, cmdline uint64, initrdAddr, ini
 	le.PutUint32(info[0:], pvhMagic)
 	le.PutUint32(info[4:], pvhVersion)
 	le.PutUint64(info[24:], cmdline)
+	le.PutUint64(info[32:], rsdp)
 	le.PutUint64(info[40:], pvhMemmapAddr)
 	le.PutUint32(info[48:], uint32(len(e820)))
 	if initrdSize > 0 {

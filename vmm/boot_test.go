@@ -192,3 +192,47 @@ func TestVCPUCPUID(t *testing.T) {
 		t.Fatal("no TSC frequency leaf")
 	}
 }
+
+func TestACPITables(t *testing.T) {
+	tables, err := acpiTables(MaxCPUs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsdp := tables[acpiRSDPAddr]
+	if string(rsdp[:8]) != "RSD PTR " || checksum(rsdp[:20]) != 0 || checksum(rsdp) != 0 {
+		t.Fatal("bad RSDP checksums")
+	}
+	le := binary.LittleEndian
+	xsdt := tables[le.Uint64(rsdp[24:])]
+	if string(xsdt[:4]) != "XSDT" || checksum(xsdt) != 0 {
+		t.Fatal("bad XSDT")
+	}
+	seen := map[string]bool{}
+	for off := sdtHeaderSize; off+8 <= len(xsdt); off += 8 {
+		tb := tables[le.Uint64(xsdt[off:])]
+		if tb == nil || checksum(tb) != 0 || int(le.Uint32(tb[4:])) != len(tb) {
+			t.Fatalf("table at %#x: bad length or checksum", le.Uint64(xsdt[off:]))
+		}
+		seen[string(tb[:4])] = true
+		if string(tb[:4]) == "APIC" {
+			n := 0
+			for p := sdtHeaderSize + 8; p < len(tb); p += int(tb[p+1]) {
+				if tb[p] == madtLAPIC {
+					n++
+				}
+			}
+			if n != MaxCPUs {
+				t.Fatalf("MADT lists %d CPUs", n)
+			}
+		}
+		if string(tb[:4]) == "FACP" {
+			dsdt := tables[le.Uint64(tb[140:])]
+			if dsdt == nil || string(dsdt[:4]) != "DSDT" || checksum(dsdt) != 0 {
+				t.Fatal("FADT does not point at a valid DSDT")
+			}
+		}
+	}
+	if !seen["FACP"] || !seen["APIC"] {
+		t.Fatalf("XSDT lists %v", seen)
+	}
+}

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// These measure the map alone; lockfree/bench compares it with sync.Map,
+// These measure the map alone; BenchmarkMaps (compare_test.go) compares it with sync.Map,
 // xsync.Map and an RWMutex-guarded map (see docs/lockfree.md).
 
 func BenchmarkLoad(b *testing.B) {

@@ -1,4 +1,4 @@
-package bench
+package lockfree_test
 
 import (
 	"fmt"

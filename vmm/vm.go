@@ -130,8 +130,8 @@ func (vm *VM) setupPlatform() error {
 
 // setupDevices builds the buses and attaches the legacy devices.
 func (vm *VM) setupDevices() error {
-	vm.pio = devices.NewBus("pio")
-	vm.mmio = devices.NewBus("mmio")
+	vm.pio = devices.NewPIOBus()
+	vm.mmio = devices.NewMMIOBus()
 	vm.serial = devices.NewSerial(vm.cfg.Console, irqLine{vm.vm, serialIRQ})
 	i8042 := devices.NewI8042(func() {
 		logrus.Info("guest requested a reset through the i8042; stopping")

@@ -5,7 +5,8 @@
 GO        ?= go
 BIN       := bin/vmm
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
+GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)"
 
 .PHONY: all build test lint run clean guest linux-debian
 

@@ -33,6 +33,7 @@ func newRootCommand() *cobra.Command {
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return &usageError{err}
 	})
+	root.SetOut(stdout())
 	root.AddCommand(newVersionCommand(), newCheckCommand(), newRunCommand())
 	return root
 }

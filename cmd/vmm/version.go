@@ -7,8 +7,13 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is set at link time by the Makefile (-X main.version=...).
-var version = "dev"
+// version and commit are set at link time by the Makefile
+// (-X main.version=... -X main.commit=...); a plain `go build` falls back
+// to the VCS stamp Go records, if any.
+var (
+	version = "dev"
+	commit  = ""
+)
 
 func newVersionCommand() *cobra.Command {
 	return &cobra.Command{
@@ -16,12 +21,12 @@ func newVersionCommand() *cobra.Command {
 		Short: "Print the vmm version, git commit and Go version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			commit, dirty := "unknown", ""
-			if bi, ok := debug.ReadBuildInfo(); ok {
+			rev, dirty := commit, ""
+			if bi, ok := debug.ReadBuildInfo(); ok && rev == "" {
 				for _, s := range bi.Settings {
 					switch s.Key {
 					case "vcs.revision":
-						commit = s.Value
+						rev = s.Value
 					case "vcs.modified":
 						if s.Value == "true" {
 							dirty = " (modified)"
@@ -29,7 +34,10 @@ func newVersionCommand() *cobra.Command {
 					}
 				}
 			}
-			printf("vmm %s\ncommit %s%s\n%s %s/%s\n", version, commit, dirty, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			if rev == "" {
+				rev = "unknown"
+			}
+			printf("vmm %s\ncommit %s%s\n%s %s/%s\n", version, rev, dirty, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			return nil
 		},
 	}

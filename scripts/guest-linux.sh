@@ -1,56 +1,201 @@
 #!/usr/bin/env bash
-# Fetch Debian's cloud kernel package without installing it and extract both
-# the bzImage and the ELF vmlinux inside it (the payload is LZ4-compressed).
+# Linux guest kernels for vmm.
 #
-#   scripts/guest-linux.sh [OUTDIR]      (default: build/linux-debian)
+#   scripts/guest-linux.sh [debian] [OUTDIR]   (default; OUTDIR: build/linux-debian)
+#       Fetch Debian's cloud kernel package without installing it and extract
+#       both the bzImage and the ELF vmlinux inside it (LZ4-compressed payload).
+#       Prints the output directory.
 #
-# Prints the output directory. Needs apt lists (apt-get update) and lz4;
-# installs lz4 when run as root and it is missing.
+#   scripts/guest-linux.sh build [ROOT]        (ROOT: build/linux-guest)
+#       Build our own small kernel from Debian's linux-source-6.1: tinyconfig
+#       (64-bit) + guest/linux/vmm.config, vmlinux only, plus a busybox
+#       initramfs whose /init is guest/linux/init. Outputs go to
+#       ROOT/<key>/{vmlinux,initramfs.cpio.gz,config,version,build-seconds}
+#       where <key> is the first 16 hex digits of
+#       sha256(guest/linux/vmm.config followed by guest/linux/init)
+#       (cmd/vmm/linux_test.go computes the same key). ROOT/current links to
+#       the newest <key>. A second run with the same inputs does nothing.
+#       Prints the output directory.
+#
+# Installs what it needs with apt-get when run as root (CI starts from a
+# machine with only Go, gcc and make).
 set -euo pipefail
 
-out=${1:-build/linux-debian}
-if [ -s "$out/vmlinux" ] && [ -s "$out/bzImage" ]; then
-  echo "$out"
-  exit 0
-fi
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
+die() { echo "guest-linux.sh: $*" >&2; exit 1; }
 
-if ! command -v lz4 >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get install -y -qq lz4 >/dev/null
-  else
-    echo "guest-linux.sh: lz4 is missing: apt-get install lz4" >&2
+# need PKG... installs the Debian packages that are not installed yet.
+need() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  [ "$(id -u)" = 0 ] || die "missing packages: ${missing[*]}: run as root or apt-get install ${missing[*]}"
+  echo "guest-linux.sh: installing ${missing[*]}" >&2
+  if ! apt-get install -y -qq "${missing[@]}" >/dev/null; then
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+
+debian() {
+  local out=${1:-build/linux-debian}
+  if [ -s "$out/vmlinux" ] && [ -s "$out/bzImage" ]; then
+    echo "$out"
+    return 0
+  fi
+  mkdir -p "$out"
+  out=$(cd "$out" && pwd)
+  command -v lz4 >/dev/null || need lz4
+
+  local work
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  cd "$work"
+
+  # The metapackage depends on the versioned image package; fetch that one.
+  local pkg
+  pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+  if [ -z "$pkg" ]; then
+    apt-get update -qq
+    pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+  fi
+  [ -n "$pkg" ] || die "cannot resolve linux-image-cloud-amd64 (run apt-get update)"
+  apt-get download "$pkg" >/dev/null
+  dpkg-deb -x ./*.deb root
+  local vmlinuz
+  vmlinuz=$(ls root/boot/vmlinuz-* | head -n1)
+  cp "$vmlinuz" "$out/bzImage.tmp"
+
+  # The compressed kernel starts at the LZ4 legacy-frame magic 02 21 4c 18.
+  local off
+  off=$(grep -obUaP '\x02\x21\x4c\x18' "$vmlinuz" | head -n1 | cut -d: -f1)
+  [ -n "$off" ] || die "no LZ4 payload in $vmlinuz"
+  # lz4 complains about the bytes after the payload; the ELF check below is what counts.
+  tail -c +"$((off + 1))" "$vmlinuz" | lz4 -dc > "$out/vmlinux.tmp" 2>/dev/null || true
+  if [ "$(head -c 4 "$out/vmlinux.tmp" | od -An -tx1 | tr -d ' ')" != "7f454c46" ]; then
+    die "decompressed payload is not an ELF file"
+  fi
+  echo "${pkg#linux-image-}" > "$out/version"
+  mv "$out/vmlinux.tmp" "$out/vmlinux"
+  mv "$out/bzImage.tmp" "$out/bzImage"
+  echo "$out"
+}
+
+# check_fragment CONFIG FRAGMENT fails naming every option of FRAGMENT that
+# olddefconfig dropped or changed (a missing dependency, a typo, a default
+# that wins).
+check_fragment() {
+  local config=$1 frag=$2 bad=() line name
+  while IFS= read -r line; do
+    case "$line" in
+      CONFIG_*=*)
+        grep -qxF "$line" "$config" || bad+=("$line (got: $(grep -E "^(# )?${line%%=*}[= ]" "$config" || echo 'absent'))")
+        ;;
+      "# CONFIG_"*" is not set")
+        name=${line#\# }
+        name=${name%% *}
+        if grep -q "^$name=" "$config"; then bad+=("$line (got: $(grep "^$name=" "$config"))"); fi
+        ;;
+    esac
+  done < "$frag"
+  if [ ${#bad[@]} -gt 0 ]; then
+    echo "guest-linux.sh: options of $frag that did not survive olddefconfig:" >&2
+    printf '  %s\n' "${bad[@]}" >&2
     exit 1
   fi
-fi
+}
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
+build() {
+  local root=${1:-build/linux-guest}
+  local frag=$repo/guest/linux/vmm.config init=$repo/guest/linux/init
+  [ -f "$frag" ] || die "$frag is missing"
+  [ -f "$init" ] || die "$init is missing"
+  mkdir -p "$root"
+  root=$(cd "$root" && pwd)
+  local key out
+  key=$(cat "$frag" "$init" | sha256sum | cut -c1-16)
+  out=$root/$key
+  if [ -s "$out/vmlinux" ] && [ -s "$out/initramfs.cpio.gz" ]; then
+    ln -sfn "$key" "$root/current"
+    echo "$out"
+    return 0
+  fi
 
-# The metapackage depends on the versioned image package; fetch that one.
-pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-if [ -z "$pkg" ]; then
-  apt-get update -qq
-  pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-fi
-[ -n "$pkg" ] || { echo "guest-linux.sh: cannot resolve linux-image-cloud-amd64 (run apt-get update)" >&2; exit 1; }
-apt-get download "$pkg" >/dev/null
-dpkg-deb -x ./*.deb root
-vmlinuz=$(ls root/boot/vmlinuz-* | head -n1)
-cp "$vmlinuz" "$out/bzImage.tmp"
+  need linux-source-6.1 bc bison flex libelf-dev libssl-dev cpio busybox-static xz-utils gzip
+  local tarball=/usr/src/linux-source-6.1.tar.xz
+  [ -f "$tarball" ] || die "$tarball is missing although linux-source-6.1 is installed"
+  local srcver
+  srcver=$(dpkg-query -W -f='${Version}' linux-source-6.1)
 
-# The compressed kernel starts at the LZ4 legacy-frame magic 02 21 4c 18.
-off=$(grep -obUaP '\x02\x21\x4c\x18' "$vmlinuz" | head -n1 | cut -d: -f1)
-[ -n "$off" ] || { echo "guest-linux.sh: no LZ4 payload in $vmlinuz" >&2; exit 1; }
-# lz4 complains about the bytes after the payload; the ELF check below is what counts.
-tail -c +"$((off + 1))" "$vmlinuz" | lz4 -dc > "$out/vmlinux.tmp" 2>/dev/null || true
-if [ "$(head -c 4 "$out/vmlinux.tmp" | od -An -tx1 | tr -d ' ')" != "7f454c46" ]; then
-  echo "guest-linux.sh: decompressed payload is not an ELF file" >&2
-  exit 1
-fi
-echo "${pkg#linux-image-}" > "$out/version"
-mv "$out/vmlinux.tmp" "$out/vmlinux"
-mv "$out/bzImage.tmp" "$out/bzImage"
-echo "$out"
+  local start=$SECONDS
+  # One extracted tree per source package version; the object tree is
+  # shared by every fragment so a changed fragment rebuilds incrementally.
+  local src=$root/src/$srcver
+  if [ ! -f "$src/.extracted" ]; then
+    rm -rf "$src"
+    mkdir -p "$src"
+    echo "guest-linux.sh: extracting $tarball" >&2
+    tar -xf "$tarball" -C "$src" --strip-components=1
+    touch "$src/.extracted"
+  fi
+  local obj=$root/obj/$srcver
+  mkdir -p "$obj"
+  local kmake=(make -C "$src" O="$obj" ARCH=x86_64 -s)
+
+  echo "guest-linux.sh: configuring (tinyconfig + $frag)" >&2
+  "${kmake[@]}" tinyconfig >/dev/null
+  (cd "$src" && ARCH=x86_64 scripts/kconfig/merge_config.sh -m -O "$obj" "$obj/.config" "$frag" >/dev/null)
+  "${kmake[@]}" olddefconfig >/dev/null
+  check_fragment "$obj/.config" "$frag"
+
+  echo "guest-linux.sh: building vmlinux (make -j2)" >&2
+  "${kmake[@]}" -j2 vmlinux >&2
+
+  # The initramfs: static busybox, /init from guest/linux/init, and the
+  # nodes the kernel needs before devtmpfs is up. gen_init_cpio (built with
+  # the kernel) writes device nodes without needing root.
+  [ -x /bin/busybox ] || die "/bin/busybox is missing although busybox-static is installed"
+  file_is_static /bin/busybox || die "/bin/busybox is not statically linked"
+  local list
+  list=$(mktemp)
+  cat > "$list" <<EOF
+dir /bin 0755 0 0
+dir /dev 0755 0 0
+dir /proc 0755 0 0
+dir /sys 0755 0 0
+dir /tmp 1777 0 0
+nod /dev/console 0600 0 0 c 5 1
+nod /dev/null 0666 0 0 c 1 3
+file /bin/busybox /bin/busybox 0755 0 0
+slink /bin/sh busybox 0777 0 0
+file /init $init 0755 0 0
+EOF
+  mkdir -p "$out"
+  "$obj/usr/gen_init_cpio" "$list" | gzip -n -9 > "$out/initramfs.cpio.gz.tmp"
+  rm -f "$list"
+
+  cp "$obj/.config" "$out/config"
+  echo "linux-source-6.1 $srcver, busybox-static $(dpkg-query -W -f='${Version}' busybox-static)" > "$out/version"
+  cp "$obj/vmlinux" "$out/vmlinux.tmp"
+  mv "$out/initramfs.cpio.gz.tmp" "$out/initramfs.cpio.gz"
+  mv "$out/vmlinux.tmp" "$out/vmlinux"
+  echo $((SECONDS - start)) > "$out/build-seconds"
+  ln -sfn "$key" "$root/current"
+  echo "guest-linux.sh: built in $((SECONDS - start)) s: $out/vmlinux ($(du -h "$out/vmlinux" | cut -f1)), $out/initramfs.cpio.gz" >&2
+  echo "$out"
+}
+
+# file_is_static reports whether an ELF executable has no program interpreter.
+file_is_static() {
+  ! LC_ALL=C readelf -l "$1" 2>/dev/null | grep -q 'Requesting program interpreter'
+}
+
+case "${1:-}" in
+  build) shift; build "$@" ;;
+  debian) shift; debian "$@" ;;
+  -h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+  *) debian "$@" ;;
+esac

@@ -11,6 +11,7 @@ const (
 	i8042CmdWriteCTR = 0x60
 	i8042CmdSelfTest = 0xaa
 	i8042StatusOBF   = 0x01 // output buffer full
+	i8042StatusUnlk  = 0x10 // keyboard not inhibited (no "Keylock active" warning)
 )
 
 // I8042 is the keyboard controller, emulated just far enough for Linux's
@@ -50,8 +51,9 @@ func (p i8042Port) Read(_ uint64, data []byte) {
 		data[i] = 0
 	}
 	if p.port == I8042CommandPort {
+		data[0] = i8042StatusUnlk
 		if len(k.out) > 0 {
-			data[0] = i8042StatusOBF
+			data[0] |= i8042StatusOBF
 		}
 		return
 	}

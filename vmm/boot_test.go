@@ -164,8 +164,8 @@ func TestLoadGuestErrors(t *testing.T) {
 }
 
 func TestVCPUCPUID(t *testing.T) {
-	in := []kvmCPUIDForTest{{1, 0}, {0xb, 0}, {0xb, 1}, {0x40000000, 0}}
-	out := vcpuCPUID(toEntries(in), 3, 4, 2000000)
+	in := []kvmCPUIDForTest{{1, 0}, {0xb, 0}, {0xb, 1}, {0x40000000, 0}, {0x40000001, 0}}
+	out := vcpuCPUID(toEntries(in), 3, 4, 2000000, true)
 	var sawTiming bool
 	for _, e := range out {
 		switch {
@@ -186,6 +186,10 @@ func TestVCPUCPUID(t *testing.T) {
 			}
 		case e.Function == leafKVMTiming:
 			sawTiming = e.EAX == 2000000
+		case e.Function == leafKVMFeatures:
+			if e.EAX&kvmHypercallFeatures != 0 {
+				t.Fatalf("hypercall features still advertised: %#x", e.EAX)
+			}
 		}
 	}
 	if !sawTiming {

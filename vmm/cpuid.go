@@ -15,6 +15,7 @@ const (
 	leafTopologyV2   = 0x1f
 	leafHypervisor   = 0x40000000
 	leafKVMTiming    = 0x40000010
+	leafKVMFeatures  = 0x40000001
 	hypervisorBit    = 1 << 31    // leaf 1 ECX
 	htBit            = 1 << 28    // leaf 1 EDX
 	apicBusFreqKHz   = 1000000    // KVM's LAPIC timer runs at 1 GHz
@@ -27,11 +28,22 @@ const (
 	maxBasicTopology = 2
 )
 
+// kvmHypercallFeatures are the KVM_FEATURE_* bits (CPUID 0x40000001 EAX,
+// Documentation/virt/kvm/x86/cpuid.rst) whose guest side issues VMCALL:
+// PV_UNHALT (KVM_HC_KICK_CPU), PV_SEND_IPI (KVM_HC_SEND_IPI) and
+// PV_SCHED_YIELD (KVM_HC_SCHED_YIELD). On kvm_pvm a VMCALL never completes
+// (the vCPU spins in the host without an exit), so a Linux guest that sends
+// a PV IPI hangs; see docs/kvm-pvm.md.
+const kvmHypercallFeatures = 1<<7 | 1<<11 | 1<<13
+
 // vcpuCPUID derives one vCPU's CPUID from what KVM supports: its APIC id
 // and the topology of ncpu single-threaded cores in one package, the
 // hypervisor bit and the KVM signature, and the TSC frequency leaf so a
 // guest need not calibrate. PMU leaves are cleared: there is no vPMU.
-func vcpuCPUID(supported []kvm.CPUIDEntry2, apicID, ncpu int, tscKHz uint32) []kvm.CPUIDEntry2 {
+//
+// With noHypercalls the KVM paravirtual features that work through the
+// VMCALL instruction are hidden (see kvmHypercallFeatures).
+func vcpuCPUID(supported []kvm.CPUIDEntry2, apicID, ncpu int, tscKHz uint32, noHypercalls bool) []kvm.CPUIDEntry2 {
 	coreShift := uint32(bits.Len(uint(ncpu - 1)))
 	out := make([]kvm.CPUIDEntry2, 0, len(supported)+2)
 	sawHypervisor := false
@@ -65,6 +77,10 @@ func vcpuCPUID(supported []kvm.CPUIDEntry2, apicID, ncpu int, tscKHz uint32) []k
 			e.EBX, e.ECX, e.EDX = kvmSignatureEBX, kvmSignatureECX, kvmSignatureEDX
 		case leafKVMTiming:
 			continue // replaced below
+		case leafKVMFeatures:
+			if noHypercalls {
+				e.EAX &^= kvmHypercallFeatures
+			}
 		}
 		out = append(out, e)
 	}

@@ -137,6 +137,7 @@ func (vm *VM) runLoop(c *kvm.VCPU) error {
 		err := c.Run()
 		select {
 		case <-vm.stopped:
+			logStoppedAt(c)
 			return errStopped
 		default:
 		}
@@ -209,3 +210,17 @@ type exitRequest struct{ status int }
 func (e exitRequest) Error() string { return fmt.Sprintf("exit %d", e.status) }
 
 func vmExit(status int) error { return exitRequest{status} }
+
+// logStoppedAt records where a vCPU was when the VM stopped, at debug
+// level: the first thing to look at when a guest hangs.
+func logStoppedAt(c *kvm.VCPU) {
+	if !logrus.IsLevelEnabled(logrus.DebugLevel) {
+		return
+	}
+	regs, err := c.GetRegs()
+	if err != nil {
+		return
+	}
+	logrus.WithFields(logrus.Fields{"vcpu": c.ID(), "rip": fmt.Sprintf("%#x", regs.RIP), "rsp": fmt.Sprintf("%#x", regs.RSP),
+		"rflags": fmt.Sprintf("%#x", regs.RFlags)}).Debug("vCPU stopped")
+}

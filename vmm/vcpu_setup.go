@@ -47,7 +47,7 @@ func (vm *VM) configureVCPU(v *kvm.VCPU) error {
 		logrus.WithError(err).Debug("KVM_GET_TSC_KHZ failed; guest will calibrate its TSC")
 		tsc = 0
 	}
-	if err := v.SetCPUID2(vcpuCPUID(vm.supportedCPUID, id, vm.cfg.CPUs, tsc)); err != nil {
+	if err := v.SetCPUID2(vcpuCPUID(vm.supportedCPUID, id, vm.cfg.CPUs, tsc, vm.noHypercalls)); err != nil {
 		return fmt.Errorf("vCPU %d: set CPUID: %w", id, err)
 	}
 	if n, err := v.SetMSRs(bootMSRs); err != nil || n != len(bootMSRs) {

@@ -37,6 +37,7 @@ type VM struct {
 	serial         *devices.Serial
 	testIRQ        *eventFD
 	repairs        *repairCounters
+	noHypercalls   bool // hide VMCALL-based PV features (kvm_pvm)
 
 	stopOnce sync.Once
 	stopped  chan struct{}
@@ -61,13 +62,16 @@ func New(cfg Config) (_ *VM, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("kernel %s: %w", cfg.KernelName, err)
 	}
-	if cfg.Cmdline, err = backendWorkarounds(cfg.Workarounds, k, cfg.Cmdline, hostBackends()); err != nil {
+	vm := &VM{cfg: cfg, kernel: k, stopped: make(chan struct{}), repairs: newRepairCounters()}
+	backends := hostBackends()
+	if cfg.Cmdline, err = backendWorkarounds(cfg.Workarounds, k, cfg.Cmdline, backends); err != nil {
 		return nil, err
 	}
+	vm.noHypercalls = hideHypercalls(cfg.Workarounds, backends)
 	if cfg.Device == "" {
 		cfg.Device = kvm.DefaultDevice
 	}
-	vm := &VM{cfg: cfg, kernel: k, stopped: make(chan struct{}), repairs: newRepairCounters()}
+	vm.cfg = cfg
 	defer func() {
 		if err != nil {
 			vm.Close()

@@ -49,3 +49,16 @@ func backendWorkarounds(mode string, k *Kernel, cmdline string, backends []strin
 
 // hostBackends is a variable so tests can pretend to be another host.
 var hostBackends = hostcheck.Backends
+
+// hideHypercalls reports whether the guest's CPUID should hide the KVM
+// paravirtual features that use VMCALL (kvmHypercallFeatures). Unlike the
+// kernel parameters this applies to every guest: it only removes features.
+func hideHypercalls(mode string, backends []string) bool {
+	switch mode {
+	case WorkaroundsOff:
+		return false
+	case WorkaroundsOn:
+		return true
+	}
+	return slices.Contains(backends, "kvm_pvm")
+}

@@ -154,6 +154,9 @@ func (vm *VM) runLoop(c *kvm.VCPU) error {
 		case kvm.ExitIO:
 			dir, size, port, count, _ := run.IO()
 			data := c.IOData()
+			if data == nil {
+				return vm.fatalExit(c, fmt.Sprintf("KVM reported port I/O (port %#x, %d x %d bytes) outside kvm_run", port, count, size))
+			}
 			for i := uint32(0); i < count && int(size)*int(i+1) <= len(data); i++ {
 				b := data[int(size)*int(i) : int(size)*int(i+1)]
 				if dir == kvm.IODirectionOut {

@@ -8,7 +8,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)"
 
-.PHONY: all build test lint run clean guest linux-debian
+.PHONY: all build test lint run clean guest linux-debian linux-guest
 
 all: build
 
@@ -27,7 +27,13 @@ lint:
 linux-debian:
 	scripts/guest-linux.sh build/linux-debian >/dev/null
 
-test: build lint linux-debian
+# Our own Linux guest (guest/linux/vmm.config) and its busybox initramfs,
+# built from Debian's linux-source-6.1 and cached under build/linux-guest/
+# by the fragment's hash; booted to init by cmd/vmm/linux_test.go.
+linux-guest:
+	scripts/guest-linux.sh build >/dev/null
+
+test: build lint linux-debian linux-guest
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 run: build

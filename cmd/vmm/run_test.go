@@ -245,12 +245,22 @@ func TestRunTripleFault(t *testing.T) {
 // the kernel boots on, so there the exit is only logged.
 func TestRunDebianVmlinux(t *testing.T) {
 	needKVM(t)
-	vmlinux, _ := filepath.Abs("../../build/linux-debian/vmlinux")
-	if _, err := os.Stat(vmlinux); err != nil {
-		t.Skipf("Debian vmlinux not fetched (%v): run scripts/guest-linux.sh (make test does)", err)
+	// The same kernel twice: the ELF vmlinux (entered through PVH) and the
+	// bzImage (its decompressor, entered at the 64-bit entry point).
+	for _, image := range []string{"vmlinux", "bzImage"} {
+		t.Run(image, func(t *testing.T) {
+			path, _ := filepath.Abs("../../build/linux-debian/" + image)
+			if _, err := os.Stat(path); err != nil {
+				t.Skipf("Debian %s not fetched (%v): run scripts/guest-linux.sh (make test does)", image, err)
+			}
+			bootDebianUntilItStops(t, path)
+		})
 	}
+}
+
+func bootDebianUntilItStops(t *testing.T, kernel string) {
 	cmdline := "console=ttyS0 earlyprintk=serial reboot=k panic=-1 vmm.test=debian"
-	out, stderr, code := runVMM(t, helperBinary(t), nil, "run", "--kernel", vmlinux, "--mem", "512M", "--cmdline", cmdline, "--workarounds", "off")
+	out, stderr, code := runVMM(t, helperBinary(t), nil, "run", "--kernel", kernel, "--mem", "512M", "--cmdline", cmdline, "--workarounds", "off")
 	for _, want := range []string{
 		"Linux version 6.1",
 		"Command line: " + cmdline,

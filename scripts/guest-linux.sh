@@ -52,7 +52,8 @@ debian() {
 
   local work
   work=$(mktemp -d)
-  trap 'rm -rf "$work"' EXIT
+  # Expanded now: $work is local and gone by the time the EXIT trap runs.
+  trap "rm -rf '$work'" EXIT
   cd "$work"
 
   # The metapackage depends on the versioned image package; fetch that one.

@@ -62,16 +62,15 @@ func New(cfg Config) (_ *VM, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("kernel %s: %w", cfg.KernelName, err)
 	}
-	vm := &VM{cfg: cfg, kernel: k, stopped: make(chan struct{}), repairs: newRepairCounters()}
 	backends := hostBackends()
 	if cfg.Cmdline, err = backendWorkarounds(cfg.Workarounds, k, cfg.Cmdline, backends); err != nil {
 		return nil, err
 	}
-	vm.noHypercalls = hideHypercalls(cfg.Workarounds, backends)
 	if cfg.Device == "" {
 		cfg.Device = kvm.DefaultDevice
 	}
-	vm.cfg = cfg
+	vm := &VM{cfg: cfg, kernel: k, stopped: make(chan struct{}), repairs: newRepairCounters(),
+		noHypercalls: hideHypercalls(cfg.Workarounds, backends)}
 	defer func() {
 		if err != nil {
 			vm.Close()

@@ -32,8 +32,12 @@ func TestRunRestoresTerminal(t *testing.T) {
 	sh := `stty -g > before
 VMM_CHECK_HELPER=1 "$BIN" -test.run='^TestCheckHelperProcess$' -- run --kernel "$KERNEL" 2>err </dev/tty &
 pid=$!
-sleep 1.5
-stty -g > during
+# Wait (up to 30 s) for vmm to put the terminal in raw mode.
+for i in $(seq 300); do
+  stty -g > during
+  [ "$(cat during)" != "$(cat before)" ] && break
+  sleep 0.1
+done
 kill -TERM $pid
 wait $pid
 echo $? > rc
@@ -75,7 +79,7 @@ func TestRunEscapeQuits(t *testing.T) {
 	script := needScript(t)
 	bin := helperBinary(t)
 	kernel := writeFile(t, "halt.elf", pvhELF([]byte{0xfa, 0xf4, 0xeb, 0xfd}, 0))
-	cmd := exec.Command(script, "-qec", `VMM_CHECK_HELPER=1 "$BIN" -test.run='^TestCheckHelperProcess$' -- run --kernel "$KERNEL"; echo "rc=$?"`, "/dev/null")
+	cmd := exec.Command(script, "-qec", `VMM_CHECK_HELPER=1 "$BIN" -test.run='^TestCheckHelperProcess$' -- run --kernel "$KERNEL" --log-level info; echo "rc=$?"`, "/dev/null")
 	cmd.Env = append(os.Environ(), "BIN="+bin, "KERNEL="+kernel)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -86,7 +90,12 @@ func TestRunEscapeQuits(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	// Type only once the guest runs, so the console is in raw mode and read.
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "guest loaded") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
 	if _, err := stdin.Write([]byte{0x01, 'x'}); err != nil {
 		t.Fatal(err)
 	}

@@ -56,6 +56,11 @@ func newRunCommand() *cobra.Command {
 // runVM turns flags into a vmm.Config, boots the VM and maps its result to
 // an exit status.
 func runVM(cmd *cobra.Command, f runFlags) error {
+	// Catch stop signals from the start: one that arrives while the guest
+	// is being loaded is delivered to the VM as soon as it exists.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
+	defer signal.Stop(sigs)
 	mem, err := vmm.ParseSize(f.mem)
 	if err != nil {
 		return usagef("--mem: %v", err)
@@ -103,8 +108,6 @@ func runVM(cmd *cobra.Command, f runFlags) error {
 	defer console.close()
 
 	restore := console.start(vm)
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
 	go func() {
 		select {
 		case s := <-sigs:
@@ -114,7 +117,6 @@ func runVM(cmd *cobra.Command, f runFlags) error {
 		}
 	}()
 	res := vm.Run()
-	signal.Stop(sigs)
 	restore()
 	logrus.Info("emulation repairs: " + vm.Repairs())
 

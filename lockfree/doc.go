@@ -14,12 +14,15 @@
 //     immutable nodes. It takes no lock, writes no shared memory and
 //     allocates nothing; a value can never be seen half written, because the
 //     node carrying it was complete before the CAS that published it.
-//   - A write copies the chain up to the node it changes (chains are short:
-//     the table grows at 1/4 load while small, 1/2 once big), builds the
-//     new head and installs it with
-//     one CompareAndSwap on the slot. If another writer changed the slot
-//     first, the CAS fails and the write retries from the fresh head. Some
-//     writer always succeeds, so writers are lock-free too.
+//   - A write copies the bucket's entries, edits the copy, builds a new
+//     chain from it and installs that with one CompareAndSwap on the slot.
+//     If another writer changed the slot first, the CAS fails and the write
+//     retries from the fresh head. Some writer always succeeds, so writers
+//     are lock-free too.
+//   - A chain is built as one array of nodes, so its nodes are adjacent in
+//     memory: a hit on the second node of a two-node bucket is in the same
+//     cache line as the first, not another miss. Chains are short anyway:
+//     the table grows at 1/4 load while small, 1/2 once big.
 //
 // # Growth without stopping readers
 //
@@ -45,8 +48,9 @@
 // slot is still pending, reads the frozen chain it came from, which is
 // authoritative until the install because no write reaches a new bucket
 // before it. The root never holds a pending slot (it switches only after
-// every install), so the common read path checks for one marker only. The map only grows; deleting entries does not shrink
-// it, which suits device tables that are built once and then read.
+// every install), so the common read path checks for one marker only. The
+// map only grows; deleting entries does not shrink it, which suits device
+// tables that are built once and then read.
 //
 // # Why ABA cannot happen here, and when it would
 //
@@ -55,12 +59,13 @@
 // read and the CAS, A is removed, freed, and its memory reused for a new
 // node that gets stored in the same slot, so the CAS succeeds against
 // content the writer never saw and silently drops an update. Go's garbage
-// collector rules that out: a node cannot be freed, let alone reallocated at
-// the same address, while any goroutine still holds a pointer to it, and the
-// writer holding A is such a goroutine. A slot can still hold A again later
-// (deleting the node in front of A makes A the head once more), but nodes
-// are immutable, so the pointer A names exactly the chain content the writer
-// saw, and its CAS is correct. A table's pending marker is shared by all its
+// collector rules that out: a node cannot be freed, let alone reallocated
+// at the same address, while any goroutine still holds a pointer to it (a
+// pointer into a chain's node array keeps the whole array), and the writer
+// holding A is such a goroutine. Every write builds a fresh chain, so a slot
+// never holds A again once A is replaced (nil comes back, but nil is the
+// empty bucket every time); and nodes are immutable, so the pointer A names
+// exactly the chain content the writer saw, and its CAS is correct. A table's pending marker is shared by all its
 // slots but is only ever replaced, never stored back, so a late helper's
 // install (a CAS from the marker) cannot overwrite a newer write either.
 //

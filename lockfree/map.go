@@ -79,55 +79,58 @@ const (
 	remove               // delete the entry
 )
 
-// apply is the one write path. decide sees the key's current entry (nil if
-// absent) and returns the new value and what to do; apply installs that with
-// one CAS, and if another writer changed the bucket first, asks decide again
-// on the fresh entry. It returns the entry decide last saw and what it did.
-func (m *Map[K, V]) apply(key K, decide func(cur *node[K, V]) (V, action)) (*node[K, V], action) {
+// apply is the one write path. decide sees the key's current value (found
+// is false if absent) and returns the new value and what to do; apply
+// installs that with one CAS, and if another writer changed the bucket
+// first, asks decide again on the fresh value. It returns the value decide
+// last saw, whether there was one, and what it did.
+func (m *Map[K, V]) apply(key K, decide func(cur V, found bool) (V, action)) (V, bool, action) {
+	var buf [8]entry[K, V]
 	for {
 		t := m.table()
 		h := t.hash(key)
 		s, head := t.locate(h)
-		cur := find(head, h, key)
-		val, act := decide(cur)
-		var next *node[K, V]
-		switch {
-		case act == keep || (act == remove && cur == nil):
-			return cur, keep
-		case act == remove:
-			next = replace(head, cur, nil)
-		case cur == nil:
-			next = &node[K, V]{hash: h, key: key, val: val, next: head}
-		default:
-			next = replace(head, cur, &node[K, V]{hash: h, key: key, val: val})
+		es := entries(head, buf[:0])
+		i := index(es, h, key)
+		var cur V
+		if i >= 0 {
+			cur = es[i].val
 		}
-		if !s.CompareAndSwap(head, next) {
+		val, act := decide(cur, i >= 0)
+		switch {
+		case act == keep || (act == remove && i < 0):
+			return cur, i >= 0, keep
+		case act == remove:
+			es = append(es[:i], es[i+1:]...)
+		case i < 0:
+			es = append(es, entry[K, V]{hash: h, key: key, val: val})
+		default:
+			es[i].val = val
+		}
+		if !s.CompareAndSwap(head, build(es)) {
 			continue
 		}
 		switch {
 		case act == remove:
 			m.count.Add(-1)
-		case cur == nil:
+		case i < 0:
 			if c, r := m.count.Add(1), m.root.Load(); c > r.growAt() {
 				m.grow(r)
 			}
 		}
-		return cur, act
+		return cur, i >= 0, act
 	}
 }
 
 // Store sets the value for key.
 func (m *Map[K, V]) Store(key K, value V) {
-	m.apply(key, func(*node[K, V]) (V, action) { return value, put })
+	m.apply(key, func(V, bool) (V, action) { return value, put })
 }
 
 // Swap stores value for key and returns the previous value, if any.
 func (m *Map[K, V]) Swap(key K, value V) (previous V, loaded bool) {
-	cur, _ := m.apply(key, func(*node[K, V]) (V, action) { return value, put })
-	if cur == nil {
-		return previous, false
-	}
-	return cur.val, true
+	previous, loaded, _ = m.apply(key, func(V, bool) (V, action) { return value, put })
+	return previous, loaded
 }
 
 // LoadOrStore returns the existing value for key if there is one;
@@ -136,14 +139,14 @@ func (m *Map[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool) {
 	if v, ok := m.Load(key); ok {
 		return v, true
 	}
-	cur, _ := m.apply(key, func(cur *node[K, V]) (V, action) {
-		if cur != nil {
+	cur, found, _ := m.apply(key, func(_ V, found bool) (V, action) {
+		if found {
 			return value, keep
 		}
 		return value, put
 	})
-	if cur != nil {
-		return cur.val, true
+	if found {
+		return cur, true
 	}
 	return value, false
 }
@@ -158,11 +161,11 @@ func (m *Map[K, V]) LoadAndDelete(key K) (value V, loaded bool) {
 	if m.root.Load() == nil {
 		return value, false
 	}
-	cur, act := m.apply(key, func(*node[K, V]) (V, action) { return value, remove })
+	cur, _, act := m.apply(key, func(V, bool) (V, action) { return value, remove })
 	if act != remove {
 		return value, false
 	}
-	return cur.val, true
+	return cur, true
 }
 
 // CompareAndSwapFunc stores new for key if key is present and
@@ -174,8 +177,8 @@ func (m *Map[K, V]) CompareAndSwapFunc(key K, old, new V, equal func(current, ol
 	if m.root.Load() == nil {
 		return false
 	}
-	_, act := m.apply(key, func(cur *node[K, V]) (V, action) {
-		if cur == nil || !equal(cur.val, old) {
+	_, _, act := m.apply(key, func(cur V, found bool) (V, action) {
+		if !found || !equal(cur, old) {
 			return new, keep
 		}
 		return new, put
@@ -189,8 +192,8 @@ func (m *Map[K, V]) CompareAndDeleteFunc(key K, old V, equal func(current, old V
 	if m.root.Load() == nil {
 		return false
 	}
-	_, act := m.apply(key, func(cur *node[K, V]) (V, action) {
-		if cur == nil || !equal(cur.val, old) {
+	_, _, act := m.apply(key, func(cur V, found bool) (V, action) {
+		if !found || !equal(cur, old) {
 			return old, keep
 		}
 		return old, remove

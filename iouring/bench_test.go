@@ -53,39 +53,57 @@ func benchFile(b *testing.B) (string, int64) {
 }
 
 // BenchmarkRandRead4K measures 4 KiB random O_DIRECT reads at queue depths
-// 1, 8 and 32, the workload of fio --rw=randread --bs=4k --direct=1, with
-// plain buffers and with registered buffers and files. scripts/bench-iouring.sh
-// runs it beside fio.
+// 1, 8 and 32, the workload of fio --rw=randread --bs=4k --direct=1.
+// scripts/bench-iouring.sh runs each variant beside fio, interleaved.
 func BenchmarkRandRead4K(b *testing.B) {
-	for _, qd := range []int{1, 8, 32} {
-		for _, fixed := range []bool{false, true} {
-			name := fmt.Sprintf("QD%d", qd)
-			if fixed {
-				name += "/fixed"
-			}
-			b.Run(name, func(b *testing.B) { benchRandRead(b, qd, fixed, 0) })
-		}
+	variants := []struct {
+		name string
+		o    benchOpts
+	}{
+		{"plain", benchOpts{}},
+		// Registered buffer and file.
+		{"fixed", benchOpts{fixed: true}},
 		// The setup flags fio uses: no IPIs for completions, task work
 		// run only when we reap. SINGLE_ISSUER needs one OS thread.
-		b.Run(fmt.Sprintf("QD%d/deferTaskrun", qd), func(b *testing.B) {
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			benchRandRead(b, qd, false, SetupCoopTaskrun|SetupSingleIssuer|SetupDeferTaskrun)
-		})
+		{"deferTaskrun", benchOpts{lock: true, flags: SetupCoopTaskrun | SetupSingleIssuer | SetupDeferTaskrun}},
+		// plain on one OS thread: tells whether thread hand-offs matter.
+		{"locked", benchOpts{lock: true}},
+		// fio's loop: one io_uring_enter per SQE as soon as its slot is
+		// free, wait only when the CQ is empty.
+		{"perSQE", benchOpts{perSQE: true}},
+	}
+	for _, qd := range []int{1, 8, 32} {
+		for _, v := range variants {
+			b.Run(fmt.Sprintf("QD%d/%s", qd, v.name), func(b *testing.B) {
+				if v.o.lock {
+					runtime.LockOSThread()
+					defer runtime.UnlockOSThread()
+				}
+				benchRandRead(b, qd, v.o)
+			})
+		}
 	}
 }
 
-func benchRandRead(b *testing.B, qd int, fixed bool, flags uint32) {
+// benchOpts selects a BenchmarkRandRead4K variant.
+type benchOpts struct {
+	fixed  bool   // registered buffer and file, READ_FIXED
+	flags  uint32 // Setup* flags
+	lock   bool   // runtime.LockOSThread for the whole run
+	perSQE bool   // submit each SQE with its own io_uring_enter
+}
+
+func benchRandRead(b *testing.B, qd int, o benchOpts) {
 	path, size := benchFile(b)
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
 	if err != nil {
 		b.Fatalf("open %s O_DIRECT: %v", path, err)
 	}
 	defer unix.Close(fd)
-	r := newRing(b, uint32(qd), &Params{Flags: flags})
+	r := newRing(b, uint32(qd), &Params{Flags: o.flags})
 	buf := alignedBuf(b, qd*4096)
 	fileFd := int32(fd)
-	if fixed {
+	if o.fixed {
 		if err := r.RegisterBufferRegions([]BufferRegion{{Addr: addrOf(buf), Len: uint64(len(buf))}}); err != nil {
 			b.Fatal(err)
 		}
@@ -103,7 +121,7 @@ func benchRandRead(b *testing.B, qd int, fixed bool, flags uint32) {
 		off := (rng % blocks) * 4096
 		s := r.GetSQE()
 		b := buf[slot*4096 : (slot+1)*4096]
-		if fixed {
+		if o.fixed {
 			s.PrepReadFixed(fileFd, b, off, 0)
 			s.SetFixedFile()
 		} else {
@@ -116,9 +134,21 @@ func benchRandRead(b *testing.B, qd int, fixed bool, flags uint32) {
 	for ; issued < qd && issued < b.N; issued++ {
 		issue(uint64(issued))
 	}
+	b.ReportAllocs()
 	b.ResetTimer()
 	for done := 0; done < b.N; {
-		if _, err := r.SubmitAndWait(1); err != nil {
+		var err error
+		if o.perSQE {
+			// Everything prepared is in flight already, except the
+			// first batch: submit it, then wait only if nothing is
+			// ready yet.
+			if _, err = r.Submit(); err == nil && r.CQReady() == 0 {
+				_, err = r.SubmitAndWait(1)
+			}
+		} else {
+			_, err = r.SubmitAndWait(1)
+		}
+		if err != nil {
 			b.Fatal(err)
 		}
 		n := r.PeekBatchCQE(cqes)
@@ -130,6 +160,11 @@ func benchRandRead(b *testing.B, qd int, fixed bool, flags uint32) {
 			if issued < b.N {
 				issue(c.UserData)
 				issued++
+				if o.perSQE {
+					if _, err := r.Submit(); err != nil {
+						b.Fatal(err)
+					}
+				}
 			}
 		}
 	}

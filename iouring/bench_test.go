@@ -71,6 +71,8 @@ func BenchmarkRandRead4K(b *testing.B) {
 		// fio's loop: one io_uring_enter per SQE as soon as its slot is
 		// free, wait only when the CQ is empty.
 		{"perSQE", benchOpts{perSQE: true}},
+		// fio's loop and fio's setup flags together.
+		{"fioLike", benchOpts{perSQE: true, lock: true, flags: SetupCoopTaskrun | SetupSingleIssuer | SetupDeferTaskrun}},
 	}
 	for _, qd := range []int{1, 8, 32} {
 		for _, v := range variants {

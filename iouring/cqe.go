@@ -30,6 +30,11 @@ func (r *Ring) cqNeedsFlush() bool {
 	return atomic.LoadUint32(r.sq.flags)&(SQCQOverflow|SQTaskrun) != 0
 }
 
+// deferTaskrun reports whether the ring was set up with
+// IORING_SETUP_DEFER_TASKRUN: completions of async requests then wait as
+// task work until the submitter enters the kernel with GETEVENTS.
+func (r *Ring) deferTaskrun() bool { return r.params.Flags&SetupDeferTaskrun != 0 }
+
 // flushCQ asks the kernel to post overflowed completions into the CQ.
 func (r *Ring) flushCQ() error {
 	_, err := r.enter(0, 0, EnterGetEvents)

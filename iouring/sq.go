@@ -62,6 +62,11 @@ func (r *Ring) flushSQ() uint32 {
 // index) the kernel posts its CQE and stops consuming that batch; Submit
 // then calls io_uring_enter again for the rest, so every prepared entry is
 // consumed unless the kernel makes no progress at all.
+//
+// On a ring set up with SetupDeferTaskrun, Submit also asks the kernel
+// (GETEVENTS, waiting for nothing) to post the completions it has deferred:
+// there they appear only inside io_uring_enter, so without this a loop that
+// submits and then peeks would see none until it waits. fio does the same.
 func (r *Ring) Submit() (int, error) { return r.submit(0) }
 
 // SubmitAndWait submits like Submit and then blocks until at least n
@@ -76,7 +81,7 @@ func (r *Ring) submit(waitNr uint32) (int, error) {
 	for {
 		toSubmit := r.flushSQ()
 		var flags uint32
-		if waitNr > 0 || r.cqNeedsFlush() {
+		if waitNr > 0 || r.cqNeedsFlush() || (toSubmit > 0 && r.deferTaskrun()) {
 			flags = EnterGetEvents
 		}
 		if toSubmit == 0 && (waitNr == 0 || r.CQReady() >= waitNr) {

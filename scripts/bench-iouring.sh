@@ -7,7 +7,7 @@
 # Environment: IOURING_BENCH_FILE (default /var/tmp/vmm-iouring-bench.dat),
 # IOURING_BENCH_SIZE in bytes (default 1 GiB), QDS (default "1 8 32"),
 # VARIANTS (BenchmarkRandRead4K sub-benchmarks, default
-# "plain fixed deferTaskrun locked perSQE").
+# "plain fixed deferTaskrun locked perSQE fioLike").
 #
 # The outer host's disk rate drifts from one run to the next, so one fio run
 # beside one Go run proves little. Each round runs fio and every Go variant
@@ -22,7 +22,7 @@ rounds=${2:-5}
 file=${IOURING_BENCH_FILE:-/var/tmp/vmm-iouring-bench.dat}
 size=${IOURING_BENCH_SIZE:-$((1 << 30))}
 qds=${QDS:-"1 8 32"}
-variants=${VARIANTS:-"plain fixed deferTaskrun locked perSQE"}
+variants=${VARIANTS:-"plain fixed deferTaskrun locked perSQE fioLike"}
 lock=/tmp/vmm-bench.lock
 export IOURING_BENCH_FILE=$file IOURING_BENCH_SIZE=$size
 

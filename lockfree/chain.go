@@ -65,3 +65,26 @@ func split[K comparable, V any](chain *node[K, V], mask, idx uint64) *node[K, V]
 	}
 	return build(kept)
 }
+
+// candidate returns the node of chain n that a lookup for hash h tests
+// first: n itself when its hash is h or it is the chain's only node, and
+// otherwise n's successor. It picks without a conditional branch: which of
+// a bucket's first two nodes holds the key is close to a coin toss, and a
+// mispredicted branch costs more than the rest of a cached lookup. (The
+// compiler will not turn `if n.hash != h { c = n.next }` into a
+// conditional move, because c is then used as a load address; indexing a
+// two-element array with a 0/1 computed by set-on-condition does the same
+// job.)
+//
+// Precondition: n is an entry node, not a marker.
+func candidate[K comparable, V any](n *node[K, V], h uint64) *node[K, V] {
+	nx := n.next
+	var miss, more uint
+	if n.hash != h {
+		miss = 1
+	}
+	if nx != nil {
+		more = 1
+	}
+	return [2]*node[K, V]{n, nx}[miss&more]
+}

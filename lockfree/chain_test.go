@@ -75,3 +75,29 @@ func TestLongChains(t *testing.T) {
 	}
 	check("after growth", present, val)
 }
+
+// TestCandidate checks the branch-free pick between a chain's first two
+// nodes, including a lone node whose hash does not match (no successor to
+// pick) and a key in the third node (candidate may only say "second").
+func TestCandidate(t *testing.T) {
+	chain := build([]entry[int, int]{{hash: 1<<63 | 10, key: 1}, {hash: 1<<63 | 20, key: 2}, {hash: 1<<63 | 30, key: 3}})
+	one := build([]entry[int, int]{{hash: 1<<63 | 10, key: 1}})
+	tests := []struct {
+		name  string
+		chain *node[int, int]
+		h     uint64
+		want  *node[int, int]
+	}{
+		{"first", chain, 1<<63 | 10, chain},
+		{"second", chain, 1<<63 | 20, chain.next},
+		{"third", chain, 1<<63 | 30, chain.next},
+		{"absent", chain, 1<<63 | 40, chain.next},
+		{"lone hit", one, 1<<63 | 10, one},
+		{"lone miss", one, 1<<63 | 20, one},
+	}
+	for _, tc := range tests {
+		if got := candidate(tc.chain, tc.h); got != tc.want {
+			t.Errorf("%s: candidate = %p, want %p", tc.name, got, tc.want)
+		}
+	}
+}

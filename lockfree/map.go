@@ -59,8 +59,19 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 		h = hashOther(&t.seed, key)
 	}
 	n := t.slots[h&t.mask()].Load()
-	if n != nil && n.hash == markFrozen {
+	if n == nil {
+		return value, false
+	}
+	if n.hash == markFrozen {
 		n = resolve(t, h, n)
+	} else {
+		c := n
+		if len(t.slots) <= smallSlots {
+			c = candidate(n, h)
+		}
+		if c.hash == h && c.key == key {
+			return c.val, true // nearly every hit: one of the first two nodes
+		}
 	}
 	for ; n != nil; n = n.next {
 		if n.hash == h && n.key == key {

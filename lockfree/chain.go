@@ -36,8 +36,11 @@ func index[K comparable, V any](es []entry[K, V], h uint64, key K) int {
 // build returns a new chain holding es, in order, as one contiguous run of
 // nodes. No entries give nil, the empty bucket.
 func build[K comparable, V any](es []entry[K, V]) *node[K, V] {
-	if len(es) == 0 {
+	switch len(es) {
+	case 0:
 		return nil
+	case 1: // most buckets: a fixed-size allocation is cheaper than makeslice
+		return &node[K, V]{hash: es[0].hash, key: es[0].key, val: es[0].val}
 	}
 	ns := make([]node[K, V], len(es))
 	for i, e := range es {

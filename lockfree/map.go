@@ -70,7 +70,7 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool) {
 			c = candidate(n, h)
 		}
 		if c.hash == h && c.key == key {
-			return c.val, true // nearly every hit: one of the first two nodes
+			return c.val, true // nearly every hit ends here
 		}
 	}
 	for ; n != nil; n = n.next {

@@ -207,16 +207,11 @@ func (p *Pool) live(h Handle) (int, error) {
 // Refs is the current reference count of h's buffer, or an error if h is
 // not live. For tests and diagnostics; the answer may be old on return.
 func (p *Pool) Refs(h Handle) (int, error) {
-	i, err := p.index(h)
+	i, err := p.live(h)
 	if err != nil {
 		return 0, err
 	}
-	s := p.states[i].Load()
-	if genOf(s) != h.Generation() || refOf(s) == 0 {
-		p.misuse.stale.Add(1)
-		return 0, ErrStaleHandle
-	}
-	return int(refOf(s)), nil
+	return int(refOf(p.states[i].Load())), nil
 }
 
 // Stats scans the buffers (O(Count), not for the hot path).

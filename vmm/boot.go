@@ -80,6 +80,6 @@ func loadGuest(mem *Memory, k *Kernel, cfg *Config) error {
 		if err := writeIdentityPageTables(mem); err != nil {
 			return err
 		}
-		return writeZeroPage(mem, k, e820, cmdlineAddr, uint64(len(cfg.Cmdline)), initrdAddr, initrdSize)
+		return writeZeroPage(mem, k, e820, cmdlineAddr, initrdAddr, initrdSize)
 	}
 }

@@ -20,7 +20,7 @@ const (
 // writeZeroPage builds boot_params for the 64-bit Linux boot protocol. For
 // a bzImage the setup header comes from the image; for an ELF vmlinux the
 // VMM writes the fields the kernel reads itself.
-func writeZeroPage(mem *Memory, k *Kernel, e820 []E820Entry, cmdline, cmdlineLen, initrdAddr, initrdSize uint64) error {
+func writeZeroPage(mem *Memory, k *Kernel, e820 []E820Entry, cmdline, initrdAddr, initrdSize uint64) error {
 	le := binary.LittleEndian
 	zp := make([]byte, zeroPageSize)
 	if k.SetupHeader != nil {
@@ -51,6 +51,5 @@ func writeZeroPage(mem *Memory, k *Kernel, e820 []E820Entry, cmdline, cmdlineLen
 		le.PutUint64(b[8:], e.Size)
 		le.PutUint32(b[16:], e.Type)
 	}
-	_ = cmdlineLen
 	return mem.Write(zeroPageAddr, zp)
 }

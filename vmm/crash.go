@@ -48,10 +48,8 @@ func (vm *VM) internalError(c *kvm.VCPU) error {
 	return crash
 }
 
-// fatalExit wraps any unrecoverable exit in a GuestCrash.
-func (vm *VM) fatalExit(c *kvm.VCPU, msg string) error { return vm.describeCrash(c, msg) }
-
-// describeCrash reads registers and the code at RIP. It runs on the vCPU's
+// describeCrash wraps an unrecoverable exit in a GuestCrash, reading the
+// registers and the code at RIP. It runs on the vCPU's
 // own thread, which vCPU ioctls require.
 func (vm *VM) describeCrash(c *kvm.VCPU, msg string) *GuestCrash {
 	g := &GuestCrash{VCPU: c.ID(), Summary: msg}

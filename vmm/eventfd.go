@@ -2,7 +2,6 @@ package vmm
 
 import (
 	"encoding/binary"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,5 +27,3 @@ func (e *eventFD) signal() error {
 }
 
 func (e *eventFD) close() { _ = unix.Close(e.fd) }
-
-func afterMillisecond() <-chan time.Time { return time.After(time.Millisecond) }

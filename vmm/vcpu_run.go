@@ -81,12 +81,7 @@ func (vm *VM) Run() Result {
 		vm.Stop(Result{Status: 1, Err: setupErr})
 	}
 	close(start)
-	<-vm.stopped
-	vm.vcpusMu.Lock()
-	for _, t := range vm.vcpus {
-		t.kick()
-	}
-	vm.vcpusMu.Unlock()
+	<-vm.stopped // Stop has kicked every vCPU
 	wg.Wait()
 	return vm.result
 }
@@ -155,7 +150,7 @@ func (vm *VM) runLoop(c *kvm.VCPU) error {
 			dir, size, port, count, _ := run.IO()
 			data := c.IOData()
 			if data == nil {
-				return vm.fatalExit(c, fmt.Sprintf("KVM reported port I/O (port %#x, %d x %d bytes) outside kvm_run", port, count, size))
+				return vm.describeCrash(c, fmt.Sprintf("KVM reported port I/O (port %#x, %d x %d bytes) outside kvm_run", port, count, size))
 			}
 			for i := uint32(0); i < count && int(size)*int(i+1) <= len(data); i++ {
 				b := data[int(size)*int(i) : int(size)*int(i+1)]
@@ -177,7 +172,7 @@ func (vm *VM) runLoop(c *kvm.VCPU) error {
 			logrus.WithField("vcpu", c.ID()).Info("guest halted")
 			return vmExit(0)
 		case kvm.ExitShutdown:
-			return vm.fatalExit(c, "guest triple-faulted (KVM_EXIT_SHUTDOWN): the guest kernel crashed before it could report why")
+			return vm.describeCrash(c, "guest triple-faulted (KVM_EXIT_SHUTDOWN): the guest kernel crashed before it could report why")
 		case kvm.ExitSystemEvent:
 			typ, _ := run.SystemEvent()
 			switch typ {
@@ -189,7 +184,7 @@ func (vm *VM) runLoop(c *kvm.VCPU) error {
 			}
 		case kvm.ExitFailEntry:
 			hw, cpu := run.FailEntry()
-			return vm.fatalExit(c, fmt.Sprintf("KVM could not enter the guest (KVM_EXIT_FAIL_ENTRY, hardware reason %#x on host CPU %d)", hw, cpu))
+			return vm.describeCrash(c, fmt.Sprintf("KVM could not enter the guest (KVM_EXIT_FAIL_ENTRY, hardware reason %#x on host CPU %d)", hw, cpu))
 		case kvm.ExitInternalError:
 			if sub, _ := run.InternalError(); sub == kvm.InternalErrorEmulation {
 				ok, err := vm.tryRepair(c)
@@ -202,7 +197,7 @@ func (vm *VM) runLoop(c *kvm.VCPU) error {
 			}
 			return vm.internalError(c)
 		default:
-			return vm.fatalExit(c, fmt.Sprintf("unexpected exit %s (%d)", kvm.ExitReasonName(reason), reason))
+			return vm.describeCrash(c, fmt.Sprintf("unexpected exit %s (%d)", kvm.ExitReasonName(reason), reason))
 		}
 	}
 }

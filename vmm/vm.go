@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -207,7 +208,7 @@ func (vm *VM) fireTestIRQ() {
 	go func() {
 		select {
 		case <-vm.stopped:
-		case <-afterMillisecond():
+		case <-time.After(time.Millisecond):
 			if err := vm.testIRQ.signal(); err != nil {
 				logrus.WithError(err).Warn("test irqfd signal failed")
 			}

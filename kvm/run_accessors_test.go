@@ -68,7 +68,7 @@ func TestExitAndCapNames(t *testing.T) {
 // TestIODataBounds feeds IOData offsets a broken kernel could produce.
 func TestIODataBounds(t *testing.T) {
 	mem := make([]byte, 12288)
-	v := &VCPU{mem: mem, fd: -1}
+	v := &VCPU{mem: mem, descriptor: descriptor{fd: -1}}
 	v.run = &Run{}
 	set := func(size uint8, count uint32, off uint64) {
 		u := v.run.Exit[:]

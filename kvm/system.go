@@ -4,7 +4,6 @@ package kvm
 
 import (
 	"fmt"
-	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -19,8 +18,7 @@ const APIVersion12 = 12
 // System is an open /dev/kvm: the handle for system-wide queries and for
 // creating VMs.
 type System struct {
-	mu sync.Mutex
-	fd int // -1 once closed; guarded by mu
+	descriptor
 }
 
 // Open opens the KVM device at path read/write. The error wraps the errno
@@ -33,27 +31,11 @@ func Open(path string) (*System, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kvm: open %s: %w", path, err)
 	}
-	return &System{fd: fd}, nil
+	return &System{descriptor{fd: fd}}, nil
 }
 
 // Close closes the device. VMs created from it stay usable.
-func (s *System) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fd < 0 {
-		return nil
-	}
-	err := unix.Close(s.fd)
-	s.fd = -1
-	return err
-}
-
-// Fd is the raw descriptor (-1 after Close).
-func (s *System) Fd() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.fd
-}
+func (s *System) Close() error { return s.close(nil) }
 
 // APIVersion returns KVM_GET_API_VERSION; it must be 12.
 func (s *System) APIVersion() (int, error) {
@@ -145,5 +127,5 @@ func (s *System) CreateVM() (*VM, error) {
 	if e != 0 {
 		return nil, wrap("KVM_CREATE_VM", e)
 	}
-	return &VM{fd: int(r), runSize: mmapSize}, nil
+	return &VM{descriptor: descriptor{fd: int(r)}, runSize: mmapSize}, nil
 }

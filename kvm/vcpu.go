@@ -4,7 +4,6 @@ package kvm
 
 import (
 	"fmt"
-	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,33 +19,18 @@ type VCPU struct {
 	run *Run   // points at the start of runMem
 	mem []byte // the kvm_run mapping; nil once closed
 
-	mu sync.Mutex
-	fd int // -1 once closed; guarded by mu
+	descriptor
 }
 
 // Close unmaps kvm_run and closes the vCPU. Pointers from RunData, MMIO and
 // IOData must not be used afterwards.
 func (v *VCPU) Close() error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.fd < 0 {
-		return nil
-	}
-	v.run = nil
-	err := unix.Munmap(v.mem)
-	v.mem = nil
-	if cerr := unix.Close(v.fd); err == nil {
-		err = cerr
-	}
-	v.fd = -1
-	return err
-}
-
-// Fd is the raw descriptor (-1 after Close).
-func (v *VCPU) Fd() int {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.fd
+	return v.close(func() error {
+		v.run = nil
+		err := unix.Munmap(v.mem)
+		v.mem = nil
+		return err
+	})
 }
 
 // ID is the id the vCPU was created with.

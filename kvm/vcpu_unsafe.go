@@ -17,7 +17,7 @@ func newVCPU(fd, id int, mem []byte) (*VCPU, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("kvm: kvm_run mapping of vCPU %d is %d bytes, smaller than struct kvm_run (%d)", id, len(mem), unsafe.Sizeof(Run{}))
 	}
-	return &VCPU{id: id, fd: fd, mem: mem, run: (*Run)(unsafe.Pointer(&mem[0]))}, nil
+	return &VCPU{id: id, descriptor: descriptor{fd: fd}, mem: mem, run: (*Run)(unsafe.Pointer(&mem[0]))}, nil
 }
 
 // SetImmediateExit sets or clears kvm_run.immediate_exit. With it set, the

@@ -4,7 +4,6 @@ package kvm
 
 import (
 	"fmt"
-	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -12,31 +11,13 @@ import (
 // VM is one virtual machine's file descriptor: memory slots, the in-kernel
 // irqchip and PIT, eventfd wiring, and vCPU creation.
 type VM struct {
+	descriptor
 	runSize int // kvm_run mapping size, from KVM_GET_VCPU_MMAP_SIZE
-
-	mu sync.Mutex
-	fd int // -1 once closed; guarded by mu
 }
 
 // Close closes the VM descriptor. The kernel frees the VM once its vCPUs
 // are closed too.
-func (vm *VM) Close() error {
-	vm.mu.Lock()
-	defer vm.mu.Unlock()
-	if vm.fd < 0 {
-		return nil
-	}
-	err := unix.Close(vm.fd)
-	vm.fd = -1
-	return err
-}
-
-// Fd is the raw descriptor (-1 after Close).
-func (vm *VM) Fd() int {
-	vm.mu.Lock()
-	defer vm.mu.Unlock()
-	return vm.fd
-}
+func (vm *VM) Close() error { return vm.close(nil) }
 
 // CheckExtension asks the VM rather than the system (KVM_CAP_CHECK_EXTENSION_VM);
 // some answers, such as max vCPUs, can differ per VM.

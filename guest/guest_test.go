@@ -1,35 +1,17 @@
 package guest_test
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"vmm/guest"
+	"vmm/internal/testutil"
 	"vmm/vmm"
 )
 
-// syncBuffer collects serial output written from several vCPU goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // bootTiny boots the embedded tiny kernel with the test device attached and
 // returns its exit status and serial output.
@@ -53,7 +35,7 @@ func bootTinyRepairs(t *testing.T, cmdline string, cpus int) (int, string, strin
 	if _, err := os.Stat("/dev/kvm"); err != nil {
 		t.Skipf("needs /dev/kvm: %v", err)
 	}
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	vm, err := vmm.New(vmm.Config{
 		Kernel: kernel, KernelName: "tiny.elf", Cmdline: cmdline,
 		MemSize: 256 << 20, CPUs: cpus, TestExit: true, Console: &out,

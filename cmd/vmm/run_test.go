@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/binary"
 	"os"
 	"os/exec"
@@ -9,11 +8,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"vmm/internal/testutil"
 	"vmm/vmm/hostcheck"
 )
 
@@ -193,7 +192,7 @@ func TestRunStopsOnSignal(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			cmd := exec.Command(bin, "-test.run=^TestCheckHelperProcess$", "--", "run", "--kernel", kernel, "--cpus", "2", "--log-level", "info")
 			cmd.Env = append(os.Environ(), "VMM_CHECK_HELPER=1")
-			var stderr lockedBuffer
+			var stderr testutil.SyncBuffer
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
@@ -288,20 +287,3 @@ func bootDebianUntilItStops(t *testing.T, kernel string) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer a child process can write while the test reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}

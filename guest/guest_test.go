@@ -12,7 +12,6 @@ import (
 	"vmm/vmm"
 )
 
-
 // bootTiny boots the embedded tiny kernel with the test device attached and
 // returns its exit status and serial output.
 func bootTiny(t *testing.T, cmdline string, cpus int) (int, string) {

@@ -286,4 +286,3 @@ func bootDebianUntilItStops(t *testing.T, kernel string) {
 		t.Logf("console:\n%s", out)
 	}
 }
-

@@ -122,7 +122,7 @@ func TestSerialInputOverrunIsBounded(t *testing.T) {
 
 // TestDevicesSurviveHostileAccesses: any offset, any size, never a panic.
 func TestDevicesSurviveHostileAccesses(t *testing.T) {
-	td := NewTestDevice(func(int) {}, func() {})
+	td := NewTestDevice(func(uint32) {}, func() {})
 	k := NewI8042(func() {})
 	devs := []Device{NewSerial(nil, nil), td, td.MMIO(), k.Port(I8042DataPort), k.Port(I8042CommandPort)}
 	for _, d := range devs {
@@ -157,8 +157,8 @@ func TestI8042ResetAndSelfTest(t *testing.T) {
 }
 
 func TestTestDevice(t *testing.T) {
-	status, fired := -1, 0
-	td := NewTestDevice(func(s int) { status = s }, func() { fired++ })
+	status, fired := uint32(0), 0
+	td := NewTestDevice(func(v uint32) { status = v }, func() { fired++ })
 	td.Write(testScratchOffset, []byte{0x78, 0x56, 0x34, 0x12})
 	b := make([]byte, 4)
 	td.MMIO().Read(0, b)
@@ -167,7 +167,7 @@ func TestTestDevice(t *testing.T) {
 	}
 	td.Write(testIRQOffset, []byte{1, 0, 0, 0})
 	td.Write(testExitOffset, []byte{0x03, 0x01, 0, 0})
-	if status != 3 || fired != 1 {
+	if status != 0x103 || fired != 1 {
 		t.Fatalf("status %d fired %d", status, fired)
 	}
 }

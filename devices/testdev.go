@@ -10,7 +10,7 @@ import (
 const (
 	TestDevicePort     = 0xf4 // base of the port window
 	TestDevicePortSize = 12
-	testExitOffset     = 0 // outl status: the VMM exits with it
+	testExitOffset     = 0 // outl value: the VMM stops and maps it to its exit status
 	testScratchOffset  = 4 // inl/outl: echo register for the port-I/O round trip
 	testIRQOffset      = 8 // outl anything: the VMM fires the test irqfd
 
@@ -21,14 +21,15 @@ const (
 // TestDevice lets the tiny test kernel end the run with a status, measure
 // exit round trips, and ask for an interrupt through an irqfd.
 type TestDevice struct {
-	exit    func(status int)
+	exit    func(value uint32)
 	fireIRQ func()
 	scratch atomic.Uint32
 }
 
-// NewTestDevice returns a test device; exit receives the status the guest
-// writes, fireIRQ is called when the guest asks for the test interrupt.
-func NewTestDevice(exit func(status int), fireIRQ func()) *TestDevice {
+// NewTestDevice returns a test device; exit receives the value the guest
+// writes (the caller maps it to an exit status), fireIRQ is called when the
+// guest asks for the test interrupt.
+func NewTestDevice(exit func(value uint32), fireIRQ func()) *TestDevice {
 	return &TestDevice{exit: exit, fireIRQ: fireIRQ}
 }
 
@@ -47,7 +48,7 @@ func (t *TestDevice) Write(offset uint64, data []byte) {
 	switch offset {
 	case testExitOffset:
 		if t.exit != nil {
-			t.exit(int(v & 0xff))
+			t.exit(v)
 		}
 	case testScratchOffset:
 		t.scratch.Store(v)

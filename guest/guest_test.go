@@ -89,15 +89,15 @@ func TestTinyKernelUnderVMM(t *testing.T) {
 			wantLines: []string{"vmm tiny kernel: booted on 2 vCPUs, 256 MiB", "cmdline: ", "PASS smp", "tiny: 5 passed, 0 failed"},
 		},
 		{
-			name: "deliberate failure", cmdline: "test=serial,fail", cpus: 1, wantStatus: 1,
+			name: "deliberate failure", cmdline: "test=serial,fail", cpus: 1, wantStatus: 3,
 			wantLines: []string{"PASS serial", "FAIL fail: deliberate failure", "tiny: 1 passed, 1 failed"},
 		},
 		{
-			name: "unknown case", cmdline: "test=nosuch", cpus: 1, wantStatus: 1,
+			name: "unknown case", cmdline: "test=nosuch", cpus: 1, wantStatus: 3,
 			wantLines: []string{"FAIL nosuch: unknown test", "tiny: 0 passed, 1 failed"},
 		},
 		{
-			name: "wrong memory expectation", cmdline: "test=memory expect_mem=512", cpus: 1, wantStatus: 1,
+			name: "wrong memory expectation", cmdline: "test=memory expect_mem=512", cpus: 1, wantStatus: 3,
 			wantLines: []string{"FAIL memory: highest RAM ends at 10000000, expect_mem=512 says 20000000"},
 		},
 		{

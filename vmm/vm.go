@@ -158,8 +158,9 @@ func (vm *VM) setupDevices() error {
 		}
 		// MSI to APIC id 0, fixed delivery, edge (Intel SDM Vol. 3A, 10.11).
 		routes = append(routes, kvm.NewMSIRoute(testIRQGSI, lapicAddr, 0, testIRQVector))
-		td := devices.NewTestDevice(func(status int) {
-			logrus.WithField("status", status).Info("guest wrote to the test-exit port; stopping")
+		td := devices.NewTestDevice(func(value uint32) {
+			status := TestExitStatus(value)
+			logrus.WithFields(logrus.Fields{"value": value, "status": status}).Info("guest wrote to the test-exit port; stopping")
 			vm.Stop(Result{Status: status})
 		}, vm.fireTestIRQ)
 		regs = append(regs,

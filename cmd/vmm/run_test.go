@@ -93,7 +93,7 @@ func TestRunTinyKernelEveryCaseOnFourCPUs(t *testing.T) {
 func TestRunDeliberateFailureExitsNonZero(t *testing.T) {
 	needKVM(t)
 	out, _, code := runVMM(t, helperBinary(t), nil, "run", "--kernel", tinyKernelPath(t), "--cmdline", "test=fail", "--test-exit")
-	if code != 1 || !strings.Contains(out, "FAIL fail: deliberate failure") {
+	if code != 3 || !strings.Contains(out, "FAIL fail: deliberate failure") {
 		t.Fatalf("exit %d, output:\n%s", code, out)
 	}
 }

@@ -14,7 +14,8 @@ import (
 
 // vcpuThread is one vCPU and the OS thread that owns it.
 type vcpuThread struct {
-	id int
+	id        int
+	readyOnce sync.Once
 
 	mu  sync.Mutex // guards cpu and tid against kick racing the thread's exit
 	cpu *kvm.VCPU  // nil until configured and after close
@@ -57,6 +58,7 @@ func (t *vcpuThread) detach() {
 // ended. Each vCPU is created, configured and run on its own locked thread.
 func (vm *VM) Run() Result {
 	n := vm.cfg.CPUs
+	vm.console.start(vm)
 	ready := make(chan error, n)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
@@ -67,6 +69,10 @@ func (vm *VM) Run() Result {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// Run waits for every thread's ready: a thread that dies first
+			// (a panic, recovered below) still answers.
+			defer t.signalReady(ready, errors.New("vCPU thread ended before it was ready"))
+			defer vm.RecoverPanic(fmt.Sprintf("vCPU %d", t.id))
 			vm.vcpuMain(t, ready, start)
 		}()
 	}
@@ -83,7 +89,17 @@ func (vm *VM) Run() Result {
 	close(start)
 	<-vm.stopped // Stop has kicked every vCPU
 	wg.Wait()
+	// Everything the guest printed reaches the console before Run returns.
+	// This waits as long as the console does (a reader that stopped
+	// reading holds it up; cmd/vmm exits on a second signal).
+	vm.console.close()
 	return vm.result
+}
+
+// signalReady tells Run this thread is set up (err nil) or failed; only
+// the first call counts.
+func (t *vcpuThread) signalReady(ready chan<- error, err error) {
+	t.readyOnce.Do(func() { ready <- err })
 }
 
 // vcpuMain is the body of one vCPU thread.
@@ -101,12 +117,12 @@ func (vm *VM) vcpuMain(t *vcpuThread, ready chan<- error, start <-chan struct{})
 		err = fmt.Errorf("create vCPU %d: %w", t.id, err)
 	}
 	if err != nil {
-		ready <- err
+		t.signalReady(ready, err)
 		return
 	}
 	t.attach(unix.Gettid(), c)
 	defer t.detach()
-	ready <- nil
+	t.signalReady(ready, nil)
 	<-start
 	select {
 	case <-vm.stopped:
@@ -130,20 +146,22 @@ func (vm *VM) runLoop(c *kvm.VCPU) error {
 	run := c.RunData()
 	for {
 		err := c.Run()
-		select {
-		case <-vm.stopped:
-			logStoppedAt(c)
-			return errStopped
-		default:
-		}
 		switch err {
 		case nil:
 		case unix.EINTR, unix.EAGAIN:
-			// A signal (Go preemption) or an AP woken by INIT/SIPI: re-enter.
-			c.SetImmediateExit(false)
+			// A signal (a stop's kick, Go's preemption) or an AP woken by
+			// INIT/SIPI: re-enter unless the VM is stopping.
+			if vm.stoppingAfterInterrupt(func() { c.SetImmediateExit(false) }) {
+				logStoppedAt(c)
+				return errStopped
+			}
 			continue
 		default:
 			return fmt.Errorf("vCPU %d: KVM_RUN: %w", c.ID(), err)
+		}
+		if vm.isStopped() {
+			logStoppedAt(c)
+			return errStopped
 		}
 		switch reason := run.ExitReason; reason {
 		case kvm.ExitIO:
@@ -199,6 +217,29 @@ func (vm *VM) runLoop(c *kvm.VCPU) error {
 		default:
 			return vm.describeCrash(c, fmt.Sprintf("unexpected exit %s (%d)", kvm.ExitReasonName(reason), reason))
 		}
+	}
+}
+
+// stoppingAfterInterrupt runs after a KVM_RUN that a signal interrupted:
+// it clears kvm_run.immediate_exit and then reports whether the VM is
+// stopping. The order matters. Stop closes vm.stopped before it sets
+// immediate_exit, so clearing first means a Stop either lands before the
+// check (which then sees it) or sets immediate_exit again after the clear
+// (and the next KVM_RUN returns at once). Checking first would let a Stop
+// land between check and clear and be wiped out, leaving a halted vCPU in
+// KVM_RUN for good.
+func (vm *VM) stoppingAfterInterrupt(clearImmediateExit func()) bool {
+	clearImmediateExit()
+	return vm.isStopped()
+}
+
+// isStopped reports whether Stop has been called.
+func (vm *VM) isStopped() bool {
+	select {
+	case <-vm.stopped:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -26,4 +26,11 @@ func (e *eventFD) signal() error {
 	return err
 }
 
-func (e *eventFD) close() { _ = unix.Close(e.fd) }
+// close closes the eventfd once. Callers join every user first (see
+// VM.Close): a signal after close fails with EBADF.
+func (e *eventFD) close() {
+	if e.fd >= 0 {
+		_ = unix.Close(e.fd)
+		e.fd = -1
+	}
+}

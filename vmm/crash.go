@@ -60,9 +60,10 @@ func (vm *VM) describeCrash(c *kvm.VCPU, msg string) *GuestCrash {
 		return g
 	}
 	g.RIP = regs.RIP
-	g.Code = vm.readGuestCode(c, &sregs, regs.RIP, 16)
+	mode := modeOf(&sregs, regs.RFlags)
+	g.Code = vm.readGuestCode(c, &sregs, mode, regs.RIP, 16)
 	var b strings.Builder
-	fmt.Fprintf(&b, "RIP=%016x RFLAGS=%016x CPL=%d\n", regs.RIP, regs.RFlags, sregs.CS.DPL)
+	fmt.Fprintf(&b, "RIP=%016x RFLAGS=%016x CPL=%d\n", regs.RIP, regs.RFlags, cplOf(&sregs, mode))
 	fmt.Fprintf(&b, "RAX=%016x RBX=%016x RCX=%016x RDX=%016x\n", regs.RAX, regs.RBX, regs.RCX, regs.RDX)
 	fmt.Fprintf(&b, "RSI=%016x RDI=%016x RBP=%016x RSP=%016x\n", regs.RSI, regs.RDI, regs.RBP, regs.RSP)
 	fmt.Fprintf(&b, "R8 =%016x R9 =%016x R10=%016x R11=%016x\n", regs.R8, regs.R9, regs.R10, regs.R11)
@@ -83,15 +84,17 @@ func (vm *VM) describeCrash(c *kvm.VCPU, msg string) *GuestCrash {
 // readGuestCode reads up to n bytes at the linear address of CS:RIP,
 // translating each page through the guest's page tables and checking each
 // physical range against guest RAM. It stops at the first unreadable byte.
-func (vm *VM) readGuestCode(c *kvm.VCPU, s *kvm.Sregs, rip uint64, n int) []byte {
-	linear := rip
-	if s.CS.L == 0 {
-		linear = (s.CS.Base + rip) & 0xffffffff
-	}
+//
+// Outside 64-bit mode every byte's linear address wraps at 4 GiB, so code
+// that straddles the top of the address space is read as the CPU fetches it.
+func (vm *VM) readGuestCode(c *kvm.VCPU, s *kvm.Sregs, mode cpuMode, rip uint64, n int) []byte {
 	var out []byte
 	for len(out) < n {
-		addr := linear + uint64(len(out))
+		addr := linearIP(mode, s.CS.Base, rip, uint64(len(out)))
 		pageLeft := 4096 - addr&0xfff
+		if mode != modeLong64 {
+			pageLeft = min(pageLeft, ripMask32+1-addr) // stop at the wrap
+		}
 		want := min(uint64(n-len(out)), pageLeft)
 		phys := addr
 		if s.CR0&cr0PG != 0 {

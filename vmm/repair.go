@@ -23,6 +23,7 @@ type cpuState struct {
 	RIP    uint64
 	RFlags uint64
 	CPL    uint8
+	Mode   cpuMode
 }
 
 // injectKind says what a repair delivers to the guest after moving RIP.
@@ -41,6 +42,8 @@ type repairPlan struct {
 	RFlags uint64 // new RFLAGS
 	Inject injectKind
 	Vector uint8
+	// HasErrorCode delivers an error code of 0 with the exception (#GP).
+	HasErrorCode bool
 }
 
 const (
@@ -54,22 +57,27 @@ const (
 	repairClac    = "clac"
 	repairStac    = "stac"
 	repairPrivUD  = "privileged_ud"
-	opInt3        = 0xcc
-	opIntN        = 0xcd
-	opFwait       = 0x9b
-	opTwoByte     = 0x0f
-	opGroup7      = 0x01
-	modrmClac     = 0xca
-	modrmStac     = 0xcb
+	// repairNoncanonical counts repairs whose next RIP would not be
+	// canonical: the guest gets #GP(0) at the instruction instead.
+	repairNoncanonical = "noncanonical_gp"
+	opInt3             = 0xcc
+	opIntN             = 0xcd
+	opFwait            = 0x9b
+	opTwoByte          = 0x0f
+	opGroup7           = 0x01
+	modrmClac          = 0xca
+	modrmStac          = 0xcb
 )
 
 // repairNames lists every counter, in print order.
-var repairNames = []string{repairInt3, repairIntN, repairFwait, repairClac, repairStac, repairPrivUD}
+var repairNames = []string{repairInt3, repairIntN, repairFwait, repairClac, repairStac, repairPrivUD, repairNoncanonical}
 
 // planRepair decides how to complete the instruction at the start of code.
 // ok is false for anything the VMM does not handle; the exit then stays fatal.
 func planRepair(code []byte, st cpuState) (p repairPlan, ok bool) {
-	if len(code) == 0 {
+	if len(code) == 0 || st.Mode == modeReal || st.Mode == modeVM86 {
+		// Real and virtual-8086 mode deliver interrupts through the IVT
+		// and, in vm86, through IOPL-sensitive paths: not worth guessing.
 		return p, false
 	}
 	p.RFlags = st.RFlags
@@ -102,6 +110,17 @@ func planRepair(code []byte, st cpuState) (p repairPlan, ok bool) {
 		}
 	default:
 		return p, false
+	}
+	if p.RIP != st.RIP {
+		// p.RIP is st.RIP plus the instruction length: wrap it as the CPU
+		// would, or, past the canonical boundary, raise #GP(0) at the
+		// instruction as the CPU would rather than ask KVM to enter there.
+		next, canonical := nextIP(st.Mode, st.RIP, p.RIP-st.RIP)
+		if !canonical {
+			return repairPlan{Name: repairNoncanonical, RIP: st.RIP, RFlags: st.RFlags, Inject: injectException,
+				Vector: vectorGP, HasErrorCode: true}, true
+		}
+		p.RIP = next
 	}
 	return p, true
 }

@@ -20,8 +20,9 @@ func (vm *VM) tryRepair(c *kvm.VCPU) (repaired bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	code := vm.readGuestCode(c, &sregs, regs.RIP, 3)
-	p, ok := planRepair(code, cpuState{RIP: regs.RIP, RFlags: regs.RFlags, CPL: uint8(sregs.CS.Selector & 3)})
+	mode := modeOf(&sregs, regs.RFlags)
+	code := vm.readGuestCode(c, &sregs, mode, regs.RIP, 3)
+	p, ok := planRepair(code, cpuState{RIP: regs.RIP, RFlags: regs.RFlags, CPL: cplOf(&sregs, mode), Mode: mode})
 	if !ok {
 		return false, nil
 	}
@@ -38,6 +39,9 @@ func (vm *VM) tryRepair(c *kvm.VCPU) (repaired bool, err error) {
 		switch p.Inject {
 		case injectException:
 			ev.Exception = kvm.EventException{Injected: 1, Nr: p.Vector}
+			if p.HasErrorCode {
+				ev.Exception.HasErrorCode = 1
+			}
 		case injectInterrupt:
 			ev.Interrupt = kvm.EventInterrupt{Injected: 1, Nr: p.Vector}
 		}

@@ -3,6 +3,8 @@ package vmm
 import (
 	"strings"
 	"testing"
+
+	"vmm/kvm"
 )
 
 func TestPlanRepair(t *testing.T) {
@@ -31,7 +33,7 @@ func TestPlanRepair(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			in := cpuState{RIP: rip, RFlags: flags, CPL: c.cpl}
+			in := cpuState{RIP: rip, RFlags: flags, CPL: c.cpl, Mode: modeLong64}
 			if c.name == "clac" {
 				in.RFlags |= rflagsAC
 			}
@@ -40,6 +42,71 @@ func TestPlanRepair(t *testing.T) {
 				t.Fatalf("planRepair(% x, cpl %d) = %+v, %v; want %+v, %v", c.code, c.cpl, got, ok, c.want, c.ok)
 			}
 		})
+	}
+}
+
+// TestPlanRepairByMode: repairs follow the CPU mode. Real and vm86 mode
+// are refused (before the fix a vm86 `int n` from user code was injected
+// as an external interrupt, bypassing the gate's DPL and IOPL checks); the
+// next RIP wraps at 16 or 32 bits; in 64-bit mode a next RIP that is not
+// canonical becomes #GP(0) at the instruction, where KVM_RUN used to fail.
+func TestPlanRepairByMode(t *testing.T) {
+	const flags = 0x2
+	cases := []struct {
+		name string
+		code []byte
+		st   cpuState
+		ok   bool
+		want repairPlan
+	}{
+		{"real mode int3", []byte{0xcc}, cpuState{RIP: 0x7c00, Mode: modeReal}, false, repairPlan{}},
+		{"vm86 int n", []byte{0xcd, 0x80}, cpuState{RIP: 0x100, CPL: 0, Mode: modeVM86}, false, repairPlan{}},
+		{"vm86 int3", []byte{0xcc}, cpuState{RIP: 0x100, CPL: 3, Mode: modeVM86}, false, repairPlan{}},
+		{"32-bit wraps", []byte{0xcd, 0x80}, cpuState{RIP: 0xffffffff, Mode: modeProt32},
+			true, repairPlan{Name: repairIntN, RIP: 1, Inject: injectInterrupt, Vector: 0x80}},
+		{"16-bit wraps", []byte{0x0f, 0x01, 0xca}, cpuState{RIP: 0xfffe, Mode: modeProt16},
+			true, repairPlan{Name: repairClac, RIP: 1}},
+		{"64-bit canonical", []byte{0xcc}, cpuState{RIP: 0xffffffff81000000, Mode: modeLong64},
+			true, repairPlan{Name: repairInt3, RIP: 0xffffffff81000001, Inject: injectException, Vector: vectorBP}},
+		{"64-bit next RIP not canonical", []byte{0xcc}, cpuState{RIP: 0x00007fffffffffff, Mode: modeLong64},
+			true, repairPlan{Name: repairNoncanonical, RIP: 0x00007fffffffffff, Inject: injectException, Vector: vectorGP, HasErrorCode: true}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.st.RFlags = flags
+			c.want.RFlags = flags
+			got, ok := planRepair(c.code, c.st)
+			if ok != c.ok || (ok && got != c.want) {
+				t.Fatalf("planRepair(% x, %+v) = %+v, %v; want %+v, %v", c.code, c.st, got, ok, c.want, c.ok)
+			}
+		})
+	}
+}
+
+// TestCPLAndLinearIP: the CPL is SS.DPL (not the CS selector's RPL), 0 in
+// real mode and 3 in vm86; a code address wraps at 4 GiB byte by byte.
+func TestCPLAndLinearIP(t *testing.T) {
+	s := &kvm.Sregs{CR0: cr0PE}
+	s.CS.Selector, s.CS.DB, s.SS.DPL = 0x08|3, 1, 0 // RPL 3 in CS, CPL 0
+	m := modeOf(s, 0)
+	if m != modeProt32 || cplOf(s, m) != 0 {
+		t.Fatalf("mode %d cpl %d, want protected 32-bit at CPL 0 (SS.DPL)", m, cplOf(s, m))
+	}
+	if m := modeOf(s, rflagsVM); m != modeVM86 || cplOf(s, m) != 3 {
+		t.Fatalf("vm86: mode %d cpl %d", m, cplOf(s, m))
+	}
+	if m := modeOf(&kvm.Sregs{}, 0); m != modeReal || cplOf(&kvm.Sregs{}, m) != 0 {
+		t.Fatalf("real: mode %d", m)
+	}
+	s.EFER, s.CS.L = eferLMA, 1
+	if modeOf(s, 0) != modeLong64 {
+		t.Fatal("EFER.LMA with CS.L is 64-bit mode")
+	}
+	if got := linearIP(modeProt32, 0xfffffff0, 0xc, 8); got != 4 {
+		t.Fatalf("linear address %#x, want it wrapped to 0x4", got)
+	}
+	if got := linearIP(modeLong64, 0x1000, 0xffffffffffff0000, 8); got != 0xffffffffffff0008 {
+		t.Fatalf("64-bit linear %#x: CS base must not apply", got)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -189,5 +190,27 @@ func TestOpenErrors(t *testing.T) {
 	_, err := Open("/nonexistent/kvm")
 	if !errors.Is(err, unix.ENOENT) {
 		t.Fatalf("Open(missing) = %v; want ENOENT wrapped", err)
+	}
+}
+
+// TestOpenRefusesOtherNodes: Open checks the node before opening it, so a
+// wrong --device is named at once (before the fix /dev/null got as far as
+// "KVM_GET_VCPU_MMAP_SIZE: inappropriate ioctl for device") and a device
+// with side effects on open is never opened.
+func TestOpenRefusesOtherNodes(t *testing.T) {
+	dir := t.TempDir()
+	fifo := dir + "/fifo"
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		"/dev/null": "character device 1:3",
+		dir:         "a directory",
+		fifo:        "a named pipe",
+	} {
+		_, err := Open(path)
+		if !errors.Is(err, ErrNotKVM) || !strings.Contains(err.Error(), want) {
+			t.Errorf("Open(%s) = %v; want ErrNotKVM saying %q", path, err, want)
+		}
 	}
 }

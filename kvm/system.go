@@ -3,6 +3,7 @@
 package kvm
 
 import (
+	"errors"
 	"fmt"
 
 	"golang.org/x/sys/unix"
@@ -21,17 +22,57 @@ type System struct {
 	descriptor
 }
 
-// Open opens the KVM device at path read/write. The error wraps the errno
-// (errors.Is(err, unix.EACCES) tells a permission problem apart).
+// The KVM device's character-device numbers (Documentation/admin-guide/devices.txt: misc 232).
+const (
+	DeviceMajor = 10
+	DeviceMinor = 232
+)
+
+// ErrNotKVM is returned by Open for a path that is not the KVM device.
+var ErrNotKVM = errors.New("not the KVM device")
+
+// Open opens the KVM device at path read/write. It first checks that path
+// is the KVM character device (10:232): opening an arbitrary device can
+// have effects of its own (a watchdog arms on open), and any other node
+// would fail later with a puzzling "inappropriate ioctl". Errors wrap
+// ErrNotKVM or the errno (errors.Is(err, unix.EACCES) tells a permission
+// problem apart).
 func Open(path string) (*System, error) {
-	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return nil, fmt.Errorf("kvm: %s: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != DeviceMajor || unix.Minor(st.Rdev) != DeviceMinor {
+		return nil, fmt.Errorf("kvm: %s is %s, %w (character device %d:%d, normally %s)", path, describeNode(&st), ErrNotKVM, DeviceMajor, DeviceMinor, DefaultDevice)
+	}
+	flags := unix.O_RDWR | unix.O_CLOEXEC | unix.O_NOCTTY
+	fd, err := unix.Open(path, flags, 0)
 	for err == unix.EINTR {
-		fd, err = unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC, 0)
+		fd, err = unix.Open(path, flags, 0)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("kvm: open %s: %w", path, err)
 	}
 	return &System{descriptor{fd: fd}}, nil
+}
+
+// describeNode names what a stat result is, for ErrNotKVM messages.
+func describeNode(st *unix.Stat_t) string {
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFCHR:
+		return fmt.Sprintf("character device %d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	case unix.S_IFBLK:
+		return fmt.Sprintf("block device %d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	case unix.S_IFREG:
+		return "a regular file"
+	case unix.S_IFDIR:
+		return "a directory"
+	case unix.S_IFIFO:
+		return "a named pipe"
+	case unix.S_IFSOCK:
+		return "a socket"
+	}
+	return "not a device"
 }
 
 // Close closes the device. VMs created from it stay usable.

@@ -12,12 +12,6 @@ import (
 	"vmm/kvm"
 )
 
-// The KVM device is the misc character device 10:232.
-const (
-	kvmMajor = 10
-	kvmMinor = 232
-)
-
 // deviceInfo is what stat and the ACL xattr say about the device node.
 type deviceInfo struct {
 	path     string
@@ -82,13 +76,13 @@ func nodeCheck(path string) Check {
 		return c
 	}
 	maj, min := unix.Major(st.Rdev), unix.Minor(st.Rdev)
-	if maj != kvmMajor || min != kvmMinor {
+	if maj != kvm.DeviceMajor || min != kvm.DeviceMinor {
 		what := ""
 		if maj == 1 && min == 3 {
 			what = " (that is /dev/null)"
 		}
 		c.Status = Fail
-		c.Detail = fmt.Sprintf("%s is character device %d:%d%s, not KVM (%d:%d)", path, maj, min, what, kvmMajor, kvmMinor)
+		c.Detail = fmt.Sprintf("%s is character device %d:%d%s, not KVM (%d:%d)", path, maj, min, what, kvm.DeviceMajor, kvm.DeviceMinor)
 		c.Fix = fix + "; recreate a broken node with `mknod /dev/kvm c 10 232`"
 		return c
 	}

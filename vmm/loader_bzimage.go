@@ -91,7 +91,9 @@ func parseBzImage(data []byte) (*Kernel, error) {
 	}
 	if version >= 0x0206 {
 		if n := uint64(le.Uint32(data[hdrCmdlineSize:])); n != 0 {
-			k.CmdlineMax = n
+			// The kernel may accept more than the VMM's command-line area
+			// holds: the smaller bound wins, as for an ELF kernel.
+			k.CmdlineMax = min(n, cmdlineMax-1)
 		}
 	}
 	return k, nil

@@ -3,10 +3,16 @@ package vmm
 import (
 	"fmt"
 	"io"
+
+	"golang.org/x/sys/unix"
 )
 
 // MaxCPUs caps --cpus: the MP table and topology leaves are built for it.
 const MaxCPUs = 32
+
+// MaxMemSize caps --mem whatever the host has: 1 TiB keeps guest RAM well
+// inside the 40-bit guest-physical space every x86-64 KVM host offers.
+const MaxMemSize = 1 << 40
 
 // Config describes one VM. Kernel and Initrd are file contents; the names
 // appear in error messages.
@@ -23,7 +29,10 @@ type Config struct {
 	// Workarounds says whether to add kernel parameters for KVM backends
 	// that cannot run some instructions (auto, on, off; "" means auto).
 	Workarounds string
-	Console     io.Writer // guest serial output; nil discards it
+	Console     io.Writer // guest serial output; nil discards it. It may block: the VM buffers in front of it.
+	// ConsoleLimit caps the bytes Console receives (0: no cap); past it the
+	// VM writes one note and discards further output.
+	ConsoleLimit uint64
 }
 
 // validate checks what can be checked without opening KVM.
@@ -40,5 +49,34 @@ func (c *Config) validate() error {
 	if c.MemSize%4096 != 0 {
 		return fmt.Errorf("--mem %d bytes is not a multiple of 4 KiB", c.MemSize)
 	}
+	if c.MemSize > MaxMemSize {
+		return fmt.Errorf("--mem %s is more than vmm supports: use at most %s", FormatSize(c.MemSize), FormatSize(MaxMemSize))
+	}
+	// Guest RAM is mapped with MAP_NORESERVE, so a guest larger than the
+	// host would start, then get the VMM killed once it touches enough of
+	// it. Refuse it up front.
+	if host := hostRAM(); host > 0 && c.MemSize > host {
+		return fmt.Errorf("--mem %s is more than this host's %s of RAM: use at most that", FormatSize(c.MemSize), formatApprox(host))
+	}
 	return nil
+}
+
+// hostRAM is the host's total physical memory in bytes (0 if unknown).
+func hostRAM() uint64 {
+	var si unix.Sysinfo_t
+	if err := unix.Sysinfo(&si); err != nil {
+		return 0
+	}
+	return uint64(si.Totalram) * uint64(si.Unit)
+}
+
+// formatApprox renders n bytes to one decimal in the largest binary unit.
+func formatApprox(n uint64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

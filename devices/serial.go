@@ -48,7 +48,8 @@ const (
 // Linux 8250 driver (autodetection, console, interactive shell).
 type Serial struct {
 	mu      sync.Mutex
-	out     io.Writer
+	out     io.Writer // must not block: the VMM buffers console output off the vCPU path
+	tx      [1]byte   // the byte being transmitted, so Write needs no allocation
 	irq     IRQLine
 	ier     uint8
 	lcr     uint8
@@ -64,7 +65,8 @@ type Serial struct {
 }
 
 // NewSerial returns a UART that writes guest output to out (nil discards)
-// and signals irq (nil for none).
+// and signals irq (nil for none). out is called with the device lock held,
+// from vCPU threads: it must return at once (see vmm's consoleOutput).
 func NewSerial(out io.Writer, irq IRQLine) *Serial {
 	if out == nil {
 		out = io.Discard
@@ -180,8 +182,9 @@ func (s *Serial) writeReg(offset uint64, v uint8) {
 				s.rx = append(s.rx, v)
 			}
 		} else {
-			// A console write error (closed pipe) must not stop the guest.
-			_, _ = s.out.Write([]byte{v})
+			// The console reports its own failures; the UART carries on.
+			s.tx[0] = v
+			_, _ = s.out.Write(s.tx[:])
 		}
 		s.thrIntr = true // THR is empty again at once
 	case uartIER:

@@ -3,8 +3,8 @@ package vmm
 import (
 	"errors"
 	"fmt"
+	"io"
 	"sync"
-	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -36,7 +36,8 @@ type VM struct {
 	supportedCPUID []kvm.CPUIDEntry2
 	pio, mmio      *devices.Bus
 	serial         *devices.Serial
-	testIRQ        *eventFD
+	console        *consoleOutput
+	testIRQ        *testIRQ
 	repairs        *repairCounters
 	noHypercalls   bool // hide VMCALL-based PV features (kvm_pvm)
 
@@ -59,8 +60,11 @@ func New(cfg Config) (_ *VM, err error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	k, err := ParseKernel(cfg.Kernel)
-	if err != nil {
+	var k *Kernel
+	if err := guardFaults("kernel "+cfg.KernelName, func() (err error) {
+		k, err = ParseKernel(cfg.Kernel)
+		return err
+	}); err != nil {
 		return nil, fmt.Errorf("kernel %s: %w", cfg.KernelName, err)
 	}
 	backends := hostBackends()
@@ -78,7 +82,10 @@ func New(cfg Config) (_ *VM, err error) {
 		}
 	}()
 	if vm.sys, err = kvm.Open(cfg.Device); err != nil {
-		return nil, fmt.Errorf("open %s: %w (run `vmm check` to see what to fix)", cfg.Device, err)
+		return nil, fmt.Errorf("%w (run `vmm check` to see what to fix)", err)
+	}
+	if v, err := vm.sys.APIVersion(); err != nil || v != kvm.APIVersion12 {
+		return nil, fmt.Errorf("%s answers KVM API version %d (%v), not %d: this kernel's KVM is not one vmm can drive", cfg.Device, v, err, kvm.APIVersion12)
 	}
 	if max, err := vm.sys.CheckExtension(kvm.CapMaxVCPUs); err == nil && max > 0 && cfg.CPUs > max {
 		return nil, fmt.Errorf("--cpus %d: this host's KVM allows at most %d vCPUs", cfg.CPUs, max)
@@ -92,8 +99,14 @@ func New(cfg Config) (_ *VM, err error) {
 	if vm.mem, err = NewMemory(cfg.MemSize); err != nil {
 		return nil, err
 	}
-	if err := loadGuest(vm.mem, k, &vm.cfg); err != nil {
+	if err := guardFaults("kernel or initrd", func() error { return loadGuest(vm.mem, k, &vm.cfg) }); err != nil {
 		return nil, err
+	}
+	// The loaded image lives in guest RAM now: drop the references to the
+	// caller's buffers (mappings of the input files), which may go away.
+	vm.cfg.Kernel, vm.cfg.Initrd = nil, nil
+	for i := range k.Segments {
+		k.Segments[i].Data = nil
 	}
 	if err := vm.setupPlatform(); err != nil {
 		return nil, err
@@ -136,7 +149,10 @@ func (vm *VM) setupPlatform() error {
 func (vm *VM) setupDevices() error {
 	vm.pio = devices.NewPIOBus()
 	vm.mmio = devices.NewMMIOBus()
-	vm.serial = devices.NewSerial(vm.cfg.Console, irqLine{vm.vm, serialIRQ})
+	vm.console = newConsoleOutput(vm.cfg.Console, vm.cfg.ConsoleLimit, func(err error) {
+		vm.Stop(Result{Status: 1, Err: fmt.Errorf("console output failed (%v): stopped the VM", err)})
+	})
+	vm.serial = devices.NewSerial(vm.console, irqLine{vm.vm, serialIRQ})
 	i8042 := devices.NewI8042(func() {
 		logrus.Info("guest requested a reset through the i8042; stopping")
 		vm.Stop(Result{Status: 0})
@@ -152,17 +168,18 @@ func (vm *VM) setupDevices() error {
 		if err != nil {
 			return fmt.Errorf("test device eventfd: %w", err)
 		}
-		vm.testIRQ = efd
 		if err := vm.vm.IRQFD(&kvm.IRQFD{FD: uint32(efd.fd), GSI: testIRQGSI}); err != nil {
+			efd.close()
 			return fmt.Errorf("test device irqfd: %w", err)
 		}
+		vm.testIRQ = newTestIRQ(efd)
 		// MSI to APIC id 0, fixed delivery, edge (Intel SDM Vol. 3A, 10.11).
 		routes = append(routes, kvm.NewMSIRoute(testIRQGSI, lapicAddr, 0, testIRQVector))
 		td := devices.NewTestDevice(func(value uint32) {
 			status := TestExitStatus(value)
 			logrus.WithFields(logrus.Fields{"value": value, "status": status}).Info("guest wrote to the test-exit port; stopping")
 			vm.Stop(Result{Status: status})
-		}, vm.fireTestIRQ)
+		}, vm.testIRQ.request)
 		regs = append(regs,
 			attachment{vm.pio, devices.TestDevicePort, devices.TestDevicePortSize, td},
 			attachment{vm.mmio, devices.TestMMIOBase, devices.TestMMIOSize, td.MMIO()})
@@ -203,19 +220,10 @@ func defaultIRQRoutes() []kvm.IRQRoutingEntry {
 	return r
 }
 
-// fireTestIRQ signals the test irqfd shortly after the guest asks, so the
-// guest has time to halt and the interrupt is what wakes it.
-func (vm *VM) fireTestIRQ() {
-	go func() {
-		select {
-		case <-vm.stopped:
-		case <-time.After(time.Millisecond):
-			if err := vm.testIRQ.signal(); err != nil {
-				logrus.WithError(err).Warn("test irqfd signal failed")
-			}
-		}
-	}()
-}
+// SetConsole sends guest console output to w instead of Config.Console,
+// with the same limit. Call it before Run: a console file can then be
+// opened only once the VM has been built, so a failed start never touches it.
+func (vm *VM) SetConsole(w io.Writer) { vm.console.sink = w }
 
 // Serial returns the guest's console UART, for feeding it input.
 func (vm *VM) Serial() *devices.Serial { return vm.serial }
@@ -237,7 +245,15 @@ func (vm *VM) Stop(r Result) {
 func (vm *VM) Stopped() <-chan struct{} { return vm.stopped }
 
 // Close releases everything New acquired. Call it after Run returns.
+//
+// Teardown order: every goroutine that uses a descriptor (vCPU threads,
+// which Run has joined; the console pump; the test irqfd worker) is
+// stopped and joined before any descriptor closes, so no ioctl or write can
+// reach a closed descriptor number that the process has since reused.
 func (vm *VM) Close() {
+	if vm.console != nil {
+		vm.console.close()
+	}
 	if vm.testIRQ != nil {
 		vm.testIRQ.close()
 	}

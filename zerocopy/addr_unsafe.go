@@ -11,7 +11,9 @@ import (
 // registration). They are valid until Close: the arena is an anonymous mmap
 // the Go GC neither moves nor frees.
 
-// Addr is the address of h's buffer, checked like Bytes.
+// Addr is the address of h's buffer, checked like Bytes. No lock is needed:
+// a live handle holds a reference, and Close refuses to unmap the arena
+// while any buffer is referenced.
 func (p *Pool) Addr(h Handle) (uintptr, error) {
 	i, err := p.live(h)
 	if err != nil {
@@ -22,7 +24,12 @@ func (p *Pool) Addr(h Handle) (uintptr, error) {
 
 // ArenaBase is the arena's start address (0 after Close): one region of
 // ArenaLen bytes covering every buffer.
+//
+// It holds the pool's lock, as Close does, so the check and the address
+// cannot straddle a concurrent Close that unmaps the arena.
 func (p *Pool) ArenaBase() uintptr {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.closed.Load() {
 		return 0
 	}
@@ -31,7 +38,11 @@ func (p *Pool) ArenaBase() uintptr {
 
 // BufferAddr is the address of buffer i, whether or not it is in use: what a
 // caller needs to register buffers one by one.
+//
+// Like ArenaBase it holds the pool's lock against a concurrent Close.
 func (p *Pool) BufferAddr(i int) (uintptr, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.closed.Load() {
 		return 0, ErrClosed
 	}

@@ -32,7 +32,12 @@ func loadGuest(mem *Memory, k *Kernel, cfg *Config) error {
 			cfg.KernelName, k.End(), FormatSize(mem.Size()))
 	}
 	for _, s := range k.Segments {
-		if s.Addr < highMemStart {
+		if k.Protocol == BootMultiboot {
+			if r, ok := overlappingBootStructure(multibootBootStructures, s.Addr, s.MemSize); ok {
+				return fmt.Errorf("kernel %s has a segment at %#x-%#x over %s (%#x-%#x), which the VMM writes at boot: link the kernel elsewhere",
+					cfg.KernelName, s.Addr, s.Addr+s.MemSize, r.what, r.start, r.end)
+			}
+		} else if s.Addr < highMemStart {
 			return fmt.Errorf("kernel %s has a segment at %#x, below 1 MiB where the VMM keeps boot structures", cfg.KernelName, s.Addr)
 		}
 	}
@@ -42,10 +47,17 @@ func loadGuest(mem *Memory, k *Kernel, cfg *Config) error {
 	if strings.IndexByte(cfg.Cmdline, 0) >= 0 {
 		return fmt.Errorf("--cmdline contains a NUL byte")
 	}
-	if uint64(len(cfg.Cmdline)) > k.CmdlineMax {
+	cmdline := cfg.Cmdline
+	if k.Protocol == BootMultiboot {
+		cmdline = multibootCmdline(cfg.KernelName, cfg.Cmdline)
+		if uint64(len(cmdline)) > k.CmdlineMax {
+			return fmt.Errorf("the multiboot command line (kernel name, a space, --cmdline) is %d bytes; at most %d fit", len(cmdline), k.CmdlineMax)
+		}
+	}
+	if uint64(len(cmdline)) > k.CmdlineMax {
 		return fmt.Errorf("--cmdline is %d bytes; kernel %s accepts at most %d", len(cfg.Cmdline), cfg.KernelName, k.CmdlineMax)
 	}
-	if err := mem.Write(cmdlineAddr, append([]byte(cfg.Cmdline), 0)); err != nil {
+	if err := mem.Write(cmdlineAddr, append([]byte(cmdline), 0)); err != nil {
 		return err
 	}
 	var initrdAddr, initrdSize uint64
@@ -76,6 +88,8 @@ func loadGuest(mem *Memory, k *Kernel, cfg *Config) error {
 	switch k.Protocol {
 	case BootPVH:
 		return writePVHInfo(mem, e820, cmdlineAddr, acpiRSDPAddr, initrdAddr, initrdSize)
+	case BootMultiboot:
+		return writeMultibootInfo(mem, e820, initrdAddr, initrdSize, cfg.InitrdName)
 	default:
 		if err := writeIdentityPageTables(mem); err != nil {
 			return err

@@ -3,6 +3,7 @@ package vmm
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,9 +24,11 @@ type Config struct {
 	Initrd     []byte
 	InitrdName string
 	Cmdline    string
-	MemSize    uint64
-	CPUs       int
-	TestExit   bool // attach the test device (exit status port, scratch, test irqfd)
+	// Boot picks the boot protocol: one of BootChoices; "" means auto.
+	Boot     string
+	MemSize  uint64
+	CPUs     int
+	TestExit bool // attach the test device (exit status port, scratch, test irqfd)
 	// Workarounds says whether to add kernel parameters for KVM backends
 	// that cannot run some instructions (auto, on, off; "" means auto).
 	Workarounds string
@@ -45,6 +48,9 @@ func (c *Config) validate() error {
 	}
 	if c.MemSize < minMemSize {
 		return fmt.Errorf("--mem %s is too small: use at least %s", FormatSize(c.MemSize), FormatSize(minMemSize))
+	}
+	if !ValidBoot(c.Boot) {
+		return fmt.Errorf("--boot %q: use %s", c.Boot, strings.Join(BootChoices, ", "))
 	}
 	if c.MemSize%4096 != 0 {
 		return fmt.Errorf("--mem %d bytes is not a multiple of 4 KiB", c.MemSize)

@@ -5,34 +5,73 @@ package vmm
 //
 //	0x0000_0500  GDT
 //	0x0000_0520  IDT (empty; the kernel installs its own)
+//	0x0000_1000  multiboot information block, module list, memory map, boot loader name
 //	0x0000_6000  PVH hvm_start_info, then its memmap and module list
 //	0x0000_7000  Linux boot_params (zero page)
 //	0x0000_9000  identity page tables for the 64-bit boot protocol (PML4, PDPT, 4 PDs)
 //	0x0002_0000  kernel command line
-//	0x0009_fc00  EBDA: MP table (reserved in e820 up to 1 MiB)
+//	0x0003_0000  multiboot module 0's command line (the --initrd file name)
+//	0x0009_fc00  EBDA: MP table (reserved in e820 up to 1 MiB; ACPI tables at 0xe0000)
 //	0x0010_0000  kernel (or its preferred load address)
 //	0xc000_0000  32-bit MMIO hole: devices, IOAPIC, LAPIC (RAM resumes at 4 GiB)
 const (
-	gdtAddr         = 0x500
-	idtAddr         = 0x520
-	pvhInfoAddr     = 0x6000
-	pvhMemmapAddr   = 0x6040
-	pvhModlistAddr  = 0x6f00
-	zeroPageAddr    = 0x7000
-	pml4Addr        = 0x9000
-	pdptAddr        = 0xa000
-	pdAddr          = 0xb000 // four pages: 0xb000..0xefff map 4 GiB with 2 MiB pages
-	cmdlineAddr     = 0x20000
-	cmdlineMax      = 0x10000 // our own bound; boot protocols may lower it
-	ebdaStart       = 0x9fc00
-	highMemStart    = 0x100000
-	mmioHoleStart   = 0xc0000000
-	mmioHoleEnd     = 0x100000000
-	ioapicAddr      = 0xfec00000
-	lapicAddr       = 0xfee00000
-	defaultLoadAddr = 0x100000
+	gdtAddr          = 0x500
+	idtAddr          = 0x520
+	mbInfoAddr       = 0x1000
+	mbModsAddr       = 0x1080 // one 16-byte module entry
+	mbMmapAddr       = 0x1100 // 24-byte entries up to mbLoaderNameAddr
+	mbLoaderNameAddr = 0x1f00
+	mbInfoEnd        = 0x2000
+	pvhInfoAddr      = 0x6000
+	pvhMemmapAddr    = 0x6040
+	pvhModlistAddr   = 0x6f00
+	zeroPageAddr     = 0x7000
+	pml4Addr         = 0x9000
+	pdptAddr         = 0xa000
+	pdAddr           = 0xb000 // four pages: 0xb000..0xefff map 4 GiB with 2 MiB pages
+	cmdlineAddr      = 0x20000
+	cmdlineMax       = 0x10000 // our own bound; boot protocols may lower it
+	mbModCmdlineAddr = cmdlineAddr + cmdlineMax
+	ebdaStart        = 0x9fc00
+	highMemStart     = 0x100000
+	mmioHoleStart    = 0xc0000000
+	mmioHoleEnd      = 0x100000000
+	ioapicAddr       = 0xfec00000
+	lapicAddr        = 0xfee00000
+	defaultLoadAddr  = 0x100000
 
 	// minMemSize is the smallest guest the VMM will build: boot structures,
 	// a kernel, and room for it to run.
 	minMemSize = 16 << 20
 )
+
+// addrRange is a named half-open range of guest-physical addresses.
+type addrRange struct {
+	start, end uint64
+	what       string
+}
+
+// multibootBootStructures are the ranges below 1 MiB the VMM writes when it
+// boots a multiboot kernel. Multiboot kernels may load below 1 MiB, but
+// never over these.
+var multibootBootStructures = []addrRange{
+	{gdtAddr, idtAddr + 8, "the GDT and IDT"},
+	{mbInfoAddr, mbInfoEnd, "the multiboot information block"},
+	{cmdlineAddr, mbModCmdlineAddr + cmdlineMax, "the command lines"},
+	{ebdaStart, highMemStart, "the MP and ACPI tables (EBDA to 1 MiB)"},
+}
+
+// overlappingBootStructure returns the first of ranges that [addr,
+// addr+size) overlaps; an end past 2^64 is treated as 2^64.
+func overlappingBootStructure(ranges []addrRange, addr, size uint64) (addrRange, bool) {
+	end := addr + size
+	if end < addr {
+		end = ^uint64(0)
+	}
+	for _, r := range ranges {
+		if size != 0 && addr < r.end && end > r.start {
+			return r, true
+		}
+	}
+	return addrRange{}, false
+}

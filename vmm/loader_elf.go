@@ -6,67 +6,123 @@ import (
 	"fmt"
 )
 
-// ELF constants used by the loader (System V gABI, x86-64 psABI).
+// ELF constants used by the loader (System V gABI, x86-64 and i386 psABIs).
 const (
+	elfClass32          = 1
 	elfClass64          = 2
 	elfDataLSB          = 1
+	elfMachine386       = 3
 	elfMachineX86_64    = 62
 	elfTypeExec         = 2
 	elfPTLoad           = 1
 	elfPTNote           = 4
 	elfHeaderSize       = 64
 	elfPhdrSize         = 56
+	elf32HeaderSize     = 52
+	elf32PhdrSize       = 32
 	xenElfnotePhys32    = 18 // XEN_ELFNOTE_PHYS32_ENTRY
 	maxELFProgramHeader = 256
 )
 
-var elfMachines = map[uint16]string{3: "i386", 40: "ARM", 183: "AArch64", 243: "RISC-V", 8: "MIPS", 21: "PowerPC64", 22: "S390"}
+var elfMachines = map[uint16]string{3: "i386", 40: "ARM", 183: "AArch64", 243: "RISC-V", 8: "MIPS", 21: "PowerPC64", 22: "S390", 62: "x86-64"}
 
-// parseELF reads an ELF64 x86-64 executable: its PT_LOAD segments (placed at
-// their physical addresses) and, if present, the PVH entry note. Every
-// offset and size is checked against the file before use.
-func parseELF(data []byte) (*Kernel, error) {
-	if len(data) < elfHeaderSize {
+// elfImage is what the boot protocols need from an ELF executable.
+type elfImage struct {
+	class    byte // elfClass32 or elfClass64
+	entry    uint64
+	loads    []elfLoad
+	pvhEntry uint64 // from XEN_ELFNOTE_PHYS32_ENTRY; valid when hasPVH
+	hasPVH   bool
+	linux    bool // a note owned by "Linux", which every vmlinux carries
+}
+
+// elfLoad is one PT_LOAD segment.
+type elfLoad struct {
+	paddr, vaddr, memsz uint64
+	data                []byte // the file-backed part, inside the input
+}
+
+// elfHeaderFields locates the fields that differ between ELF32 and ELF64.
+type elfHeaderFields struct {
+	size, phdrSize                                        uint64
+	entry, phoff, phentsize, phnum                        int
+	phType, phOffset, phVaddr, phPaddr, phFilesz, phMemsz int
+	word                                                  func([]byte) uint64 // an address or offset
+	wantMachineName                                       string
+	acceptMachine                                         func(uint16) bool
+}
+
+func le32(b []byte) uint64 { return uint64(binary.LittleEndian.Uint32(b)) }
+
+var elf64Fields = elfHeaderFields{
+	size: elfHeaderSize, phdrSize: elfPhdrSize,
+	entry: 24, phoff: 32, phentsize: 54, phnum: 56,
+	phType: 0, phOffset: 8, phVaddr: 16, phPaddr: 24, phFilesz: 32, phMemsz: 40,
+	word:            binary.LittleEndian.Uint64,
+	wantMachineName: "x86-64",
+	acceptMachine:   func(m uint16) bool { return m == elfMachineX86_64 },
+}
+
+var elf32Fields = elfHeaderFields{
+	size: elf32HeaderSize, phdrSize: elf32PhdrSize,
+	entry: 24, phoff: 28, phentsize: 42, phnum: 44,
+	phType: 0, phOffset: 4, phVaddr: 8, phPaddr: 12, phFilesz: 16, phMemsz: 20,
+	word:            le32,
+	wantMachineName: "x86 (i386)",
+	acceptMachine:   func(m uint16) bool { return m == elfMachine386 || m == elfMachineX86_64 },
+}
+
+// readELF reads a little-endian x86 ELF executable, 32- or 64-bit: its
+// PT_LOAD segments and the notes the loaders care about. Every offset and
+// size is checked against the file before use.
+func readELF(data []byte) (*elfImage, error) {
+	le := binary.LittleEndian
+	if len(data) < 6 {
 		return nil, errors.New("truncated ELF header")
 	}
-	if data[4] != elfClass64 {
-		return nil, errors.New("ELF is not 64-bit (ELFCLASS64): use an x86-64 vmlinux")
+	var f *elfHeaderFields
+	switch data[4] {
+	case elfClass64:
+		f = &elf64Fields
+	case elfClass32:
+		f = &elf32Fields
+	default:
+		return nil, fmt.Errorf("ELF class %d is neither 32- nor 64-bit", data[4])
+	}
+	if uint64(len(data)) < f.size {
+		return nil, errors.New("truncated ELF header")
 	}
 	if data[5] != elfDataLSB {
 		return nil, errors.New("ELF is not little-endian")
 	}
-	le := binary.LittleEndian
-	if m := le.Uint16(data[18:]); m != elfMachineX86_64 {
+	if m := le.Uint16(data[18:]); !f.acceptMachine(m) {
 		name := elfMachines[m]
 		if name == "" {
 			name = fmt.Sprintf("machine %d", m)
 		}
-		return nil, fmt.Errorf("ELF is for %s, not x86-64", name)
+		return nil, fmt.Errorf("ELF is for %s, not %s", name, f.wantMachineName)
 	}
 	if t := le.Uint16(data[16:]); t != elfTypeExec {
 		return nil, fmt.Errorf("ELF type %d is not an executable (ET_EXEC)", t)
 	}
-	entry := le.Uint64(data[24:])
-	phoff := le.Uint64(data[32:])
-	phentsize := uint64(le.Uint16(data[54:]))
-	phnum := uint64(le.Uint16(data[56:]))
+	img := &elfImage{class: data[4], entry: f.word(data[f.entry:])}
+	phoff := f.word(data[f.phoff:])
+	phentsize := uint64(le.Uint16(data[f.phentsize:]))
+	phnum := uint64(le.Uint16(data[f.phnum:]))
 	if phnum == 0 {
 		return nil, errors.New("ELF has no program headers")
 	}
-	if phentsize < elfPhdrSize || phnum > maxELFProgramHeader {
+	if phentsize < f.phdrSize || phnum > maxELFProgramHeader {
 		return nil, fmt.Errorf("ELF program header table is malformed (entry size %d, count %d)", phentsize, phnum)
 	}
 	if phoff > uint64(len(data)) || phentsize*phnum > uint64(len(data))-phoff {
 		return nil, errors.New("truncated ELF: program headers run past the end of the file")
 	}
-	k := &Kernel{Format: "ELF", Protocol: BootLinux64, Entry: entry,
-		InitrdAddrMax: mmioHoleStart - 1, CmdlineMax: cmdlineMax - 1}
-	var pvh uint64
 	for i := uint64(0); i < phnum; i++ {
 		ph := data[phoff+i*phentsize:]
-		typ := le.Uint32(ph[0:])
-		off, paddr := le.Uint64(ph[8:]), le.Uint64(ph[24:])
-		filesz, memsz := le.Uint64(ph[32:]), le.Uint64(ph[40:])
+		typ := le.Uint32(ph[f.phType:])
+		off, vaddr, paddr := f.word(ph[f.phOffset:]), f.word(ph[f.phVaddr:]), f.word(ph[f.phPaddr:])
+		filesz, memsz := f.word(ph[f.phFilesz:]), f.word(ph[f.phMemsz:])
 		if off > uint64(len(data)) || filesz > uint64(len(data))-off {
 			return nil, fmt.Errorf("truncated ELF: segment %d (offset %#x, size %#x) runs past the end of the file", i, off, filesz)
 		}
@@ -75,30 +131,47 @@ func parseELF(data []byte) (*Kernel, error) {
 			if filesz > memsz {
 				return nil, fmt.Errorf("ELF segment %d has file size %#x larger than memory size %#x", i, filesz, memsz)
 			}
-			if paddr+memsz < paddr {
+			if paddr+memsz < paddr || vaddr+memsz < vaddr {
 				return nil, fmt.Errorf("ELF segment %d wraps the address space", i)
 			}
 			if memsz == 0 {
 				continue
 			}
-			k.Segments = append(k.Segments, Segment{Addr: paddr, Data: data[off : off+filesz], MemSize: memsz})
+			img.loads = append(img.loads, elfLoad{paddr: paddr, vaddr: vaddr, memsz: memsz, data: data[off : off+filesz]})
 		case elfPTNote:
 			notes := data[off : off+filesz]
 			if e, ok := findPVHNote(notes); ok {
-				pvh = e
+				img.pvhEntry, img.hasPVH = e, true
 			}
 			if hasNoteOwner(notes, "Linux") {
-				k.Linux = true
+				img.linux = true
 			}
 		}
 	}
-	if len(k.Segments) == 0 {
+	if len(img.loads) == 0 {
 		return nil, errors.New("ELF has no loadable segments")
 	}
-	if pvh != 0 {
-		k.Protocol, k.Entry = BootPVH, pvh
+	return img, nil
+}
+
+// segments returns the PT_LOAD segments placed at their physical addresses.
+func (img *elfImage) segments() []Segment {
+	s := make([]Segment, 0, len(img.loads))
+	for _, l := range img.loads {
+		s = append(s, Segment{Addr: l.paddr, Data: l.data, MemSize: l.memsz})
 	}
-	return k, nil
+	return s
+}
+
+// elfKernel builds the Kernel for an ELF booted through PVH or the Linux
+// 64-bit boot protocol.
+func (img *elfImage) elfKernel(p BootProtocol) *Kernel {
+	k := &Kernel{Format: "ELF", Linux: img.linux, Protocol: p, Entry: img.entry, Segments: img.segments(),
+		InitrdAddrMax: mmioHoleStart - 1, CmdlineMax: cmdlineMax - 1}
+	if p == BootPVH {
+		k.Entry = img.pvhEntry
+	}
+	return k
 }
 
 // eachNote calls f for every well-formed note in an ELF note segment and

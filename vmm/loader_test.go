@@ -122,7 +122,7 @@ func TestParseKernelRejects(t *testing.T) {
 		{"truncated ELF header", good[:40], "truncated ELF header"},
 		{"truncated program headers", good[:80], "truncated ELF"},
 		{"aarch64", buildELF(183, 0x100000, []byte{1}, 0, 0), "AArch64"},
-		{"elf32", append(append([]byte{}, good[:4]...), append([]byte{1}, good[5:]...)...), "not 64-bit"},
+		{"elf32 without a multiboot header", buildELF32(elfMachine386, 0x100000, 0x100000, []byte{1}, 0x100000), "not 64-bit"},
 		{"old bzImage", buildBzImage(0x0205, []byte{1}), "too old"},
 	}
 	for _, c := range cases {

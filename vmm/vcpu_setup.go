@@ -92,11 +92,16 @@ func (vm *VM) setBootRegisters(v *kvm.VCPU) error {
 	s.TR = kvm.Segment{Base: 0, Limit: 0x67, Selector: selTSS, Type: 11, Present: 1}
 	regs := kvm.Regs{RFlags: rflagsRS, RIP: vm.kernel.Entry}
 	switch vm.kernel.Protocol {
-	case BootPVH:
+	case BootPVH, BootMultiboot:
+		// Flat 32-bit protected mode, paging off, interrupts off: what
+		// both PVH and multiboot (spec section 3.2) promise.
 		s.CS = flat(selCode32, 11, false)
 		s.CR0 = cr0PE | cr0ET
 		s.CR4, s.EFER = 0, 0
 		regs.RBX = pvhInfoAddr
+		if vm.kernel.Protocol == BootMultiboot {
+			regs.RAX, regs.RBX = multibootBootloaderMagic, mbInfoAddr
+		}
 	case BootLinux64:
 		s.CS = flat(selCode64, 11, true)
 		s.CR3 = pml4Addr

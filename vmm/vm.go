@@ -62,10 +62,13 @@ func New(cfg Config) (_ *VM, err error) {
 	}
 	var k *Kernel
 	if err := guardFaults("kernel "+cfg.KernelName, func() (err error) {
-		k, err = ParseKernel(cfg.Kernel)
+		k, err = ParseKernelFor(cfg.Kernel, cfg.Boot)
 		return err
 	}); err != nil {
 		return nil, fmt.Errorf("kernel %s: %w", cfg.KernelName, err)
+	}
+	if k.Protocol == BootMultiboot && k.MultibootFlags&mbFlagVideo != 0 {
+		logrus.Warn("the multiboot header asks for video mode information (flag 2): vmm has no display and boots without it, as QEMU does")
 	}
 	backends := hostBackends()
 	if cfg.Cmdline, err = backendWorkarounds(cfg.Workarounds, k, cfg.Cmdline, backends); err != nil {
@@ -161,6 +164,8 @@ func (vm *VM) setupDevices() error {
 		{vm.pio, serialPort, devices.SerialSize, vm.serial},
 		{vm.pio, devices.I8042DataPort, 1, i8042.Port(devices.I8042DataPort)},
 		{vm.pio, devices.I8042CommandPort, 1, i8042.Port(devices.I8042CommandPort)},
+		{vm.pio, devices.FWCfgPort, devices.FWCfgPortSize,
+			devices.NewFWCfg(vm.cfg.MemSize, uint16(vm.cfg.CPUs), uint16(vm.cfg.CPUs))},
 	}
 	routes := defaultIRQRoutes()
 	if vm.cfg.TestExit {
@@ -180,9 +185,12 @@ func (vm *VM) setupDevices() error {
 			logrus.WithFields(logrus.Fields{"value": value, "status": status}).Info("guest wrote to the test-exit port; stopping")
 			vm.Stop(Result{Status: status})
 		}, vm.testIRQ.request)
+		pc := devices.NewPCTestDev(vm.ioapicLines(devices.PCTestIRQLines))
 		regs = append(regs,
 			attachment{vm.pio, devices.TestDevicePort, devices.TestDevicePortSize, td},
-			attachment{vm.mmio, devices.TestMMIOBase, devices.TestMMIOSize, td.MMIO()})
+			attachment{vm.mmio, devices.TestMMIOBase, devices.TestMMIOSize, td.MMIO()},
+			attachment{vm.pio, devices.PCTestDevPort, devices.PCTestDevPortSize, pc},
+			attachment{vm.pio, devices.PCTestIRQPort, devices.PCTestIRQLines, pc.IRQPorts()})
 	}
 	if err := vm.vm.SetGSIRouting(routes); err != nil {
 		return fmt.Errorf("set GSI routing: %w", err)
@@ -266,6 +274,16 @@ func (vm *VM) Close() {
 	if vm.mem != nil {
 		vm.mem.Close()
 	}
+}
+
+// ioapicLines returns IOAPIC inputs 0..n-1. With the default routing GSI
+// n is IOAPIC pin n (and, below 16, also the matching 8259 input).
+func (vm *VM) ioapicLines(n int) []devices.IRQLine {
+	lines := make([]devices.IRQLine, n)
+	for i := range lines {
+		lines[i] = irqLine{vm.vm, uint32(i)}
+	}
+	return lines
 }
 
 // irqLine drives a GSI of the in-kernel irqchip with KVM_IRQ_LINE.

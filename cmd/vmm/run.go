@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"strings"
 	"fmt"
 	"os"
 
@@ -17,7 +18,7 @@ const defaultCmdline = "console=ttyS0 reboot=k panic=-1 pci=off nomodule"
 
 type runFlags struct {
 	kernel, initrd, cmdline, mem, console, device string
-	workarounds, consoleLimit                     string
+	workarounds, consoleLimit, boot               string
 	cpus                                          int
 	testExit                                      bool
 }
@@ -27,7 +28,7 @@ func newRunCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Boot a guest kernel",
-		Long: "Boot a guest kernel (ELF vmlinux, PVH or 64-bit Linux boot, or bzImage) with a serial console.\n" +
+		Long: "Boot a guest kernel (ELF vmlinux through PVH or the 64-bit Linux boot protocol, bzImage, or a multiboot kernel) with a serial console.\n" +
 			"With no --kernel, boots the built-in tiny test kernel's demo.\n" +
 			"On an interactive console, Ctrl-A x quits.",
 		Args: cobra.NoArgs,
@@ -36,7 +37,8 @@ func newRunCommand() *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.kernel, "kernel", "", "guest kernel: ELF vmlinux or bzImage (default: the built-in tiny test kernel)")
+	fl.StringVar(&f.kernel, "kernel", "", "guest kernel: ELF vmlinux, bzImage or multiboot kernel (default: the built-in tiny test kernel)")
+	fl.StringVar(&f.boot, "boot", vmm.BootChoiceAuto, "boot protocol: "+strings.Join(vmm.BootChoices, ", ")+" (auto picks from the image)")
 	fl.StringVar(&f.initrd, "initrd", "", "initial ramdisk to load for the kernel")
 	fl.StringVar(&f.cmdline, "cmdline", "", "kernel command line (default for --kernel: \""+defaultCmdline+"\")")
 	fl.StringVar(&f.mem, "mem", "256M", "guest memory size, e.g. 256M or 2G")
@@ -66,6 +68,9 @@ func runVM(cmd *cobra.Command, f runFlags) error {
 	default:
 		return usagef("--workarounds %q: use auto, on or off", f.workarounds)
 	}
+	if !vmm.ValidBoot(f.boot) {
+		return usagef("--boot %q: use %s", f.boot, strings.Join(vmm.BootChoices, ", "))
+	}
 	consoleLimit, err := vmm.ParseSize(f.consoleLimit)
 	if err != nil {
 		return usagef("--console-limit: %v", err)
@@ -78,7 +83,7 @@ func runVM(cmd *cobra.Command, f runFlags) error {
 		return err
 	}
 	cfg := vmm.Config{Device: f.device, MemSize: mem, CPUs: f.cpus, TestExit: f.testExit, Cmdline: f.cmdline,
-		Workarounds: f.workarounds}
+		Workarounds: f.workarounds, Boot: f.boot}
 	if spec.kind == "file" {
 		cfg.ConsoleLimit = consoleLimit
 	}
@@ -88,7 +93,7 @@ func runVM(cmd *cobra.Command, f runFlags) error {
 		if cfg.Kernel, err = embeddedKernel(); err != nil {
 			return err
 		}
-		cfg.KernelName = "(built-in tiny kernel)"
+		cfg.KernelName = "built-in:tiny.elf" // one word: multiboot passes it as argv[0]
 	} else {
 		if kernel, err = openInput("kernel", f.kernel, mem); err != nil {
 			return err

@@ -124,10 +124,12 @@ func TestSerialInputOverrunIsBounded(t *testing.T) {
 func TestDevicesSurviveHostileAccesses(t *testing.T) {
 	td := NewTestDevice(func(uint32) {}, func() {})
 	k := NewI8042(func() {})
-	devs := []Device{NewSerial(nil, nil), td, td.MMIO(), k.Port(I8042DataPort), k.Port(I8042CommandPort)}
+	pc := NewPCTestDev([]IRQLine{&recordingIRQ{}, &recordingIRQ{}})
+	devs := []Device{NewSerial(nil, nil), td, td.MMIO(), k.Port(I8042DataPort), k.Port(I8042CommandPort),
+		NewFWCfg(1<<30, 1, 1), pc, pc.IRQPorts()}
 	for _, d := range devs {
 		for _, size := range []int{0, 1, 2, 3, 4, 8, 16} {
-			for _, off := range []uint64{0, 1, 4, 7, 8, 0xfff, 1 << 63} {
+			for _, off := range []uint64{0, 1, 4, 7, 8, 0xfff, 1<<64 - 4, 1 << 63} {
 				b := make([]byte, size)
 				d.Read(off, b)
 				d.Write(off, b)

@@ -63,6 +63,9 @@ func (d *PCTestDev) Write(offset uint64, data []byte) {
 // echoByte maps byte i of an access at offset to a byte of the echo
 // register, if it falls on one.
 func echoByte(offset uint64, i int) (uint, bool) {
+	if offset >= PCTestDevPortSize {
+		return 0, false // also keeps offset+i from wrapping
+	}
 	p := offset + uint64(i)
 	switch {
 	case p >= pcTestEchoOffset && p < pcTestEchoOffset+4:
@@ -83,6 +86,9 @@ type pcTestIRQ struct{ d *PCTestDev }
 func (p pcTestIRQ) Read(offset uint64, data []byte) { clear(data) }
 
 func (p pcTestIRQ) Write(offset uint64, data []byte) {
+	if offset >= PCTestIRQLines {
+		return // also keeps offset+i from wrapping
+	}
 	for i, c := range data {
 		n := offset + uint64(i)
 		if n < uint64(len(p.d.lines)) && p.d.lines[n] != nil {

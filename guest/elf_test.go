@@ -157,3 +157,79 @@ func TestErrNotBuiltSaysHowToFix(t *testing.T) {
 		t.Errorf("ErrNotBuilt = %q, want it to tell the reader to run `make`", ErrNotBuilt)
 	}
 }
+
+// multibootHeader checks, independently of the VMM's loader, that image has
+// a multiboot header in its first 8 KiB whose address fields describe the
+// same bytes as the ELF's PT_LOAD (so QEMU, which reads only the header
+// for this ELF64, loads what the PVH path loads), and returns its entry.
+func multibootHeader(image []byte) (uint32, error) {
+	const magic, flagAddress = 0x1BADB002, 1 << 16
+	le := binary.LittleEndian
+	off := -1
+	for i := 0; i+32 <= min(len(image), 8192); i += 4 {
+		if le.Uint32(image[i:]) == magic {
+			off = i
+			break
+		}
+	}
+	if off < 0 {
+		return 0, errors.New("no multiboot magic 0x1BADB002 in the first 8 KiB")
+	}
+	h := func(i int) uint32 { return le.Uint32(image[off+4*i:]) }
+	flags := h(1)
+	if magic+flags+h(2) != 0 {
+		return 0, fmt.Errorf("multiboot checksum %#x is wrong", h(2))
+	}
+	if flags&flagAddress == 0 {
+		return 0, fmt.Errorf("multiboot flags %#x lack the address fields (bit 16) QEMU needs for an ELF64", flags)
+	}
+	headerAddr, loadAddr, loadEnd, bssEnd, entry := h(3), h(4), h(5), h(6), h(7)
+	f, err := elf.NewFile(bytes.NewReader(image))
+	if err != nil {
+		return 0, err
+	}
+	for _, p := range f.Progs {
+		if p.Type != elf.PT_LOAD {
+			continue
+		}
+		fileStart := uint64(off) - uint64(headerAddr-loadAddr)
+		switch {
+		case uint64(loadAddr) != p.Paddr || fileStart != p.Off:
+			return 0, fmt.Errorf("multiboot load_addr %#x at file offset %#x, but PT_LOAD is %#x at %#x", loadAddr, fileStart, p.Paddr, p.Off)
+		case uint64(loadEnd) > p.Paddr+p.Filesz || uint64(loadEnd) < uint64(entry):
+			return 0, fmt.Errorf("multiboot load_end_addr %#x is past PT_LOAD's file bytes (end %#x) or before the entry", loadEnd, p.Paddr+p.Filesz)
+		case uint64(bssEnd) != p.Paddr+p.Memsz:
+			return 0, fmt.Errorf("multiboot bss_end_addr %#x, but PT_LOAD ends at %#x", bssEnd, p.Paddr+p.Memsz)
+		}
+		return entry, nil
+	}
+	return 0, errors.New("no PT_LOAD")
+}
+
+func TestTinyKernelHasMultibootHeader(t *testing.T) {
+	b := builtKernel(t)
+	entry, err := multibootHeader(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := elf.NewFile(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	syms, err := f.Symbols()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range syms {
+		if s.Name == "mb_start" && s.Value != uint64(entry) {
+			t.Errorf("multiboot entry_addr %#x, but mb_start is at %#x", entry, s.Value)
+		}
+	}
+	// The check can fail: move the load address by a page.
+	broken := bytes.Clone(b)
+	i := bytes.Index(broken, []byte{0x02, 0xb0, 0xad, 0x1b})
+	binary.LittleEndian.PutUint32(broken[i+16:], binary.LittleEndian.Uint32(broken[i+16:])+4096)
+	if _, err := multibootHeader(broken); err == nil || !strings.Contains(err.Error(), "load_addr") {
+		t.Errorf("a header with load_addr off by a page: %v", err)
+	}
+}

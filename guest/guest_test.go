@@ -1,7 +1,10 @@
 package guest_test
 
 import (
+	"bytes"
+	"debug/elf"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -24,20 +27,45 @@ func bootTiny(t *testing.T, cmdline string, cpus int) (int, string) {
 // counts (vmm.VM.Repairs, e.g. "clac=1 fwait=1 int3=1 ...").
 func bootTinyRepairs(t *testing.T, cmdline string, cpus int) (int, string, string) {
 	t.Helper()
+	return bootTinyWith(t, tinyRun{cmdline: cmdline, cpus: cpus})
+}
+
+// tinyRun is how to boot the tiny kernel: boot is the protocol (Config.Boot,
+// "" for auto), initrd an optional module; the names default to
+// tinyKernelName and "module.bin".
+type tinyRun struct {
+	cmdline, boot          string
+	cpus                   int
+	initrd                 []byte
+	kernelName, initrdName string
+}
+
+// tinyKernelName is the kernel's name in Config, so multiboot's argv[0].
+const tinyKernelName = "tiny.elf"
+
+func bootTinyWith(t *testing.T, r tinyRun) (int, string, string) {
+	t.Helper()
 	kernel, err := guest.TinyKernel()
 	if errors.Is(err, guest.ErrNotBuilt) {
-		t.Skip("guest/build/tiny.elf is missing: run `make` (make test builds it first)")
+		testutil.Missing(t, "guest/build/tiny.elf is missing: run `make` (make test builds it first)")
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat("/dev/kvm"); err != nil {
-		t.Skipf("needs /dev/kvm: %v", err)
+		testutil.Missing(t, "needs /dev/kvm: %v", err)
+	}
+	if r.kernelName == "" {
+		r.kernelName = tinyKernelName
+	}
+	if r.initrdName == "" {
+		r.initrdName = "module.bin"
 	}
 	var out testutil.SyncBuffer
 	vm, err := vmm.New(vmm.Config{
-		Kernel: kernel, KernelName: "tiny.elf", Cmdline: cmdline,
-		MemSize: 256 << 20, CPUs: cpus, TestExit: true, Console: &out,
+		Kernel: kernel, KernelName: r.kernelName, Cmdline: r.cmdline, Boot: r.boot,
+		Initrd: r.initrd, InitrdName: r.initrdName,
+		MemSize: 256 << 20, CPUs: r.cpus, TestExit: true, Console: &out,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -65,27 +93,41 @@ func outputLines(out string) map[string]bool {
 	return lines
 }
 
+// allCases is the serial output of a passing test=all run, in both protocols.
+var allCases = []string{
+	"cmdline: test=all expect_mem=256",
+	"PASS serial", "PASS cmdline", "PASS bootinfo", "PASS memory", "PASS exceptions",
+	"cpu 1 up", "cpu 2 up", "cpu 3 up", "PASS smp",
+	"PASS irqfd", "PASS pio", "PASS mmio", "PASS fwcfg", "PASS pctestdev",
+	"PASS int3", "PASS intn", "PASS fwait", "PASS clacstac",
+	"fwcfg: 4 CPUs, at most 4, 256 MiB RAM",
+	"pctestdev: echo ok; two edges on IOAPIC input 10 gave 2 interrupts",
+	"tiny: 15 passed, 0 failed",
+}
+
 func TestTinyKernelUnderVMM(t *testing.T) {
 	tests := []struct {
 		name       string
 		cmdline    string
+		boot       string
 		cpus       int
 		wantStatus int
 		wantLines  []string
 	}{
 		{
 			name: "all", cmdline: "test=all expect_mem=256", cpus: 4, wantStatus: 0,
-			wantLines: []string{
-				"cmdline: test=all expect_mem=256",
-				"PASS serial", "PASS cmdline", "PASS memory", "PASS exceptions",
-				"cpu 1 up", "cpu 2 up", "cpu 3 up", "PASS smp",
-				"PASS irqfd", "PASS pio", "PASS mmio",
-				"PASS int3", "PASS intn", "PASS fwait", "PASS clacstac",
-				"tiny: 12 passed, 0 failed",
-			},
+			wantLines: append([]string{"bootinfo: booted through PVH"}, allCases...),
+		},
+		{
+			name: "all through multiboot", cmdline: "test=all expect_mem=256", boot: "multiboot", cpus: 4, wantStatus: 0,
+			wantLines: append([]string{"bootinfo: booted through multiboot", "bootinfo: argv0 tiny.elf"}, allCases...),
 		},
 		{
 			name: "demo", cmdline: "", cpus: 2, wantStatus: 0,
+			wantLines: []string{"vmm tiny kernel: booted on 2 vCPUs, 256 MiB", "cmdline: ", "PASS smp", "tiny: 5 passed, 0 failed"},
+		},
+		{
+			name: "demo through multiboot", cmdline: "", boot: "multiboot", cpus: 2, wantStatus: 0,
 			wantLines: []string{"vmm tiny kernel: booted on 2 vCPUs, 256 MiB", "cmdline: ", "PASS smp", "tiny: 5 passed, 0 failed"},
 		},
 		{
@@ -101,13 +143,21 @@ func TestTinyKernelUnderVMM(t *testing.T) {
 			wantLines: []string{"FAIL memory: highest RAM ends at 10000000, expect_mem=512 says 20000000"},
 		},
 		{
+			name: "wrong memory expectation through fw_cfg", cmdline: "test=fwcfg expect_mem=512", cpus: 1, wantStatus: 3,
+			wantLines: []string{"FAIL fwcfg: fw_cfg RAM size is 256 MiB, expect_mem=512"},
+		},
+		{
+			name: "CPU count disagreeing with fw_cfg", cmdline: "test=fwcfg cpus=3", cpus: 2, wantStatus: 3,
+			wantLines: []string{"FAIL fwcfg: fw_cfg says 2 CPUs, cpus= on the command line 3"},
+		},
+		{
 			name: "shutdown through i8042", cmdline: "test=shutdown", cpus: 1, wantStatus: 0,
 			wantLines: []string{"PASS shutdown"},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			status, out := bootTiny(t, tc.cmdline, tc.cpus)
+			status, out, _ := bootTinyWith(t, tinyRun{cmdline: tc.cmdline, boot: tc.boot, cpus: tc.cpus})
 			lines := outputLines(out)
 			for _, want := range tc.wantLines {
 				if !lines[want] {
@@ -121,6 +171,88 @@ func TestTinyKernelUnderVMM(t *testing.T) {
 				t.Logf("serial output:\n%s", out)
 			}
 		})
+	}
+}
+
+// fnv1a is the tiny kernel's module hash (32-bit FNV-1a).
+func fnv1a(b []byte) uint32 {
+	h := uint32(2166136261)
+	for _, c := range b {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	return h
+}
+
+// TestTinyKernelMultibootReports boots through multiboot on 1 and 4 vCPUs
+// with a module and checks what the kernel read: argv[0], the module's
+// size, contents and command line, mem_upper, and the fw_cfg CPU count.
+func TestTinyKernelMultibootReports(t *testing.T) {
+	module := bytes.Repeat([]byte("multiboot module\n"), 700)
+	for _, cpus := range []int{1, 4} {
+		t.Run(fmt.Sprintf("%d vCPUs", cpus), func(t *testing.T) {
+			status, out, _ := bootTinyWith(t, tinyRun{cmdline: "test=bootinfo,fwcfg,smp expect_mem=256", boot: "multiboot", cpus: cpus, initrd: module})
+			lines := outputLines(out)
+			for _, want := range []string{
+				"bootinfo: booted through multiboot",
+				"bootinfo: argv0 " + tinyKernelName,
+				"bootinfo: mem_lower 639 KiB",
+				fmt.Sprintf("bootinfo: mem_upper %d KiB", (256<<20-1<<20)/1024),
+				fmt.Sprintf("bootinfo: module 0: %d bytes, fnv1a of the first %d: %08x, \"module.bin\"", len(module), len(module), fnv1a(module)),
+				fmt.Sprintf("fwcfg: %d CPUs, at most %d, 256 MiB RAM", cpus, cpus),
+				fmt.Sprintf("smp: %d CPUs, BSP is APIC id 0", cpus),
+				"tiny: 3 passed, 0 failed",
+			} {
+				if !lines[want] {
+					t.Errorf("no line %q in serial output", want)
+				}
+			}
+			if status != 0 {
+				t.Errorf("exit status %d, want 0", status)
+			}
+			if t.Failed() {
+				t.Logf("serial output:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestTinyKernelBootProtocols: the image carries both a PVH note and a
+// multiboot header; auto picks PVH, and each protocol enters where the
+// symbols say.
+func TestTinyKernelBootProtocols(t *testing.T) {
+	kernel, err := guest.TinyKernel()
+	if err != nil {
+		testutil.Missing(t, "%v", err)
+	}
+	f, err := elf.NewFile(bytes.NewReader(kernel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	syms, err := f.Symbols()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := map[string]uint64{}
+	for _, s := range syms {
+		addr[s.Name] = s.Value
+	}
+	for _, c := range []struct {
+		boot  string
+		proto vmm.BootProtocol
+		entry uint64
+	}{
+		{"", vmm.BootPVH, addr["pvh_start"]},
+		{"pvh", vmm.BootPVH, addr["pvh_start"]},
+		{"multiboot", vmm.BootMultiboot, addr["mb_start"]},
+		{"linux", vmm.BootLinux64, f.Entry},
+	} {
+		k, err := vmm.ParseKernelFor(kernel, c.boot)
+		if err != nil {
+			t.Fatalf("--boot %q: %v", c.boot, err)
+		}
+		if k.Protocol != c.proto || k.Entry != c.entry || c.entry == 0 {
+			t.Errorf("--boot %q: %v at %#x, want %v at %#x", c.boot, k.Protocol, k.Entry, c.proto, c.entry)
+		}
 	}
 }
 

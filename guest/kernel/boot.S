@@ -1,11 +1,14 @@
 /*
- * boot.S: PVH entry, page tables, the switch to long mode, and the AP
- * trampoline.
+ * boot.S: PVH and multiboot entries, page tables, the switch to long mode,
+ * and the AP trampoline.
  *
- * The VMM (or QEMU) finds the 32-bit entry point in the Xen ELF note
+ * PVH: the VMM (or QEMU) finds the 32-bit entry point in the Xen ELF note
  * XEN_ELFNOTE_PHYS32_ENTRY and jumps there in flat 32-bit protected mode with
  * paging off, interrupts off and EBX = guest-physical address of
- * struct hvm_start_info. Nothing else is promised: no stack, no GDT we own.
+ * struct hvm_start_info. Multiboot (version 1): the loader finds the header
+ * below in the file's first 8 KiB and jumps to mb_start in the same state,
+ * with EAX = 0x2BADB002 and EBX = the multiboot information block. Nothing
+ * else is promised: no stack, no GDT we own.
  */
 
 #include "tiny.h"
@@ -15,6 +18,12 @@
 #define SEL_CODE32 0x18
 
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
+
+/* Multiboot 1 header: modules page-aligned (bit 0), memory info (bit 1),
+ * load addresses in the header (bit 16, the "a.out kludge", so that QEMU,
+ * which loads no ELF64 for multiboot, boots this image too). */
+#define MULTIBOOT_HEADER_MAGIC 0x1BADB002
+#define MULTIBOOT_FLAGS 0x00010003
 
 #define CR0_PE 0x00000001
 #define CR0_PG 0x80000000
@@ -42,6 +51,21 @@
 4:	.balign 4
 5:	.long pvh_start
 6:	.balign 4
+
+/* ---------------------------------------------------------------------- */
+/* The multiboot header; linker.ld keeps it in the file's first 8 KiB. */
+	.section .multiboot, "a"
+	.balign 4
+	.global multiboot_header
+multiboot_header:
+	.long MULTIBOOT_HEADER_MAGIC
+	.long MULTIBOOT_FLAGS
+	.long -(MULTIBOOT_HEADER_MAGIC + MULTIBOOT_FLAGS)
+	.long multiboot_header /* header_addr */
+	.long __image_start /* load_addr */
+	.long __load_end /* load_end_addr */
+	.long __bss_end /* bss_end_addr */
+	.long mb_start /* entry_addr */
 
 /* ---------------------------------------------------------------------- */
 /*
@@ -79,8 +103,20 @@ pvh_start:
 	cli
 	cld
 	mov %ebx, %esi /* struct hvm_start_info * */
+	mov $BOOT_PVH, %edx
+	xor %ebp, %ebp
+	jmp start32
 
-	/* Zero .bss (the page tables and stacks live there). */
+	.global mb_start
+mb_start:
+	cli
+	cld
+	mov %ebx, %esi /* multiboot information block */
+	mov $BOOT_MULTIBOOT, %edx
+	mov %eax, %ebp /* bootinfo.c checks the loader's magic */
+
+start32:
+	/* Zero .bss (the page tables and stacks live there); keeps ESI, EDX, EBP. */
 	mov $__bss_start, %edi
 	mov $__bss_end, %ecx
 	sub %edi, %ecx
@@ -88,6 +124,8 @@ pvh_start:
 	rep stosb
 
 	mov %esi, boot_start_info
+	mov %edx, boot_protocol
+	mov %ebp, boot_magic
 	lgdt gdt_desc
 	LOAD_DATA_SEGMENTS
 	ljmp $SEL_CODE32, $1f
@@ -139,6 +177,8 @@ bsp_entry64:
 	mov $bsp_stack_top, %rsp
 	xor %ebp, %ebp
 	mov boot_start_info, %edi
+	mov boot_protocol, %esi
+	mov boot_magic, %edx
 	call kmain
 	jmp halt_forever
 
@@ -209,9 +249,13 @@ gdt_desc:
 	.word gdt_end - gdt - 1
 	.quad gdt
 
-	.global boot_start_info
+	.global boot_start_info, boot_protocol, boot_magic
 	.balign 4
 boot_start_info:
+	.long 0
+boot_protocol:
+	.long 0
+boot_magic:
 	.long 0
 
 	.global ap_next_slot

@@ -23,7 +23,7 @@ struct idt_ptr {
 #define SEL_CODE64 0x08
 #define GATE_INTERRUPT 0x8e /* present, DPL 0, 64-bit interrupt gate */
 
-extern const u64 trap_stubs[36];
+extern const u64 trap_stubs[37];
 
 static struct idt_gate idt[256] __attribute__((aligned(16)));
 static trap_handler_t handlers[256];
@@ -53,6 +53,7 @@ void idt_init(void)
 	set_gate(VECTOR_APIC_TIMER, trap_stubs[33]);
 	set_gate(VECTOR_SPURIOUS, trap_stubs[34]);
 	set_gate(VECTOR_REPAIR_INTN, trap_stubs[35]);
+	set_gate(VECTOR_PCTEST_IRQ, trap_stubs[36]);
 	bsp_id = lapic_id();
 	idt_load();
 }

@@ -7,7 +7,7 @@
  */
 #include "tiny.h"
 
-void kmain(u32 start_info_paddr);
+void kmain(u32 info_paddr, u32 protocol, u32 magic);
 void tests_cpu_init(void);
 void tests_repair_init(void);
 
@@ -21,12 +21,16 @@ struct test {
 static const struct test tests[] = {
 	{"serial", test_serial, true, true},
 	{"cmdline", test_cmdline, true, true},
+	/* Before memory, which overwrites the top RAM page, where an initrd may end. */
+	{"bootinfo", test_bootinfo, true, false},
 	{"memory", test_memory, true, true},
 	{"exceptions", test_exceptions, true, true},
 	{"smp", test_smp, true, true},
 	{"irqfd", test_irqfd, true, false},
 	{"pio", test_pio, true, false},
 	{"mmio", test_mmio, true, false},
+	{"fwcfg", test_fwcfg, true, false},
+	{"pctestdev", test_pctestdev, true, false},
 	/* kvm_pvm needs the VMM's repair for these, so not in the demo. */
 	{"int3", test_int3, true, false},
 	{"intn", test_intn, true, false},
@@ -139,17 +143,20 @@ void finish(int fail)
 	halt_forever();
 }
 
-void kmain(u32 start_info_paddr)
+void kmain(u32 info_paddr, u32 protocol, u32 magic)
 {
 	serial_init();
 	pic_mask_all();
-	bootinfo_init(start_info_paddr); /* first: it copies out of low memory */
+	bootinfo_init(info_paddr, protocol, magic); /* first: it copies out of low memory */
 	time_init();
 	idt_init();
 	tests_cpu_init();
 	tests_repair_init();
-	if (!boot.valid) {
-		kprintf("FAIL boot: no PVH start_info at EBX=%x (magic 0x336ec578)\n", start_info_paddr);
+	if (!boot.valid && protocol == BOOT_MULTIBOOT) {
+		kprintf("FAIL boot: no multiboot information (EAX=%x, want 0x2badb002; EBX=%x)\n", magic, info_paddr);
+		failed++;
+	} else if (!boot.valid) {
+		kprintf("FAIL boot: no PVH start_info at EBX=%x (magic 0x336ec578)\n", info_paddr);
 		failed++;
 	}
 	const char *list;

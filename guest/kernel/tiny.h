@@ -11,6 +11,9 @@
 /* Constants first: boot.S includes this file for them. */
 #define MAX_CPUS 32
 #define AP_STACK_SHIFT 13 /* 8 KiB stack per AP */
+/* How the kernel was entered (boot.S passes it to kmain). */
+#define BOOT_PVH 1
+#define BOOT_MULTIBOOT 2
 /* Reached only by `int $0x42` in repair_sites.S (repair_sites.S includes this). */
 #define VECTOR_REPAIR_INTN 0x42
 
@@ -35,11 +38,18 @@ typedef int64_t i64;
 #define PORT_TEST_EXIT 0xf4
 #define PORT_TEST_SCRATCH 0xf8
 #define PORT_TEST_IRQ 0xfc
+/* QEMU's pc-testdev ports (vmm with --test-exit, QEMU with -device pc-testdev). */
+#define PORT_PCTEST_ECHO 0xe0
+#define PORT_PCTEST_FLUSH 0xe4
+#define PORT_PCTEST_IRQ 0x2000 /* + IOAPIC input */
+#define PORT_FW_CFG_SEL 0x510
+#define PORT_FW_CFG_DATA 0x511
 #define PORT_I8042_CMD 0x64
 #define MMIO_TEST_SCRATCH 0xC0000000UL
 
 #define VECTOR_TEST_IRQ 0x40
 #define VECTOR_APIC_TIMER 0x41
+#define VECTOR_PCTEST_IRQ 0x43
 #define VECTOR_SPURIOUS 0xff
 
 /* Where APs start: SIPI vector 0x70 means CS=0x7000, IP=0. */
@@ -78,7 +88,7 @@ void spin_lock(spinlock_t *l);
 bool spin_trylock_bounded(spinlock_t *l, u64 tries);
 void spin_unlock(spinlock_t *l);
 
-/* bootinfo.c: the PVH start_info, copied out of low memory at boot. */
+/* bootinfo.c: the PVH start_info or multiboot information, copied out of low memory at boot. */
 struct memmap_entry {
 	u64 addr;
 	u64 size;
@@ -87,18 +97,40 @@ struct memmap_entry {
 };
 #define MEMMAP_RAM 1
 #define MEMMAP_MAX 128
+#define BOOT_MODULES_MAX 4
+#define BOOT_NAME_MAX 128
+struct boot_module {
+	u64 addr;
+	u64 size;
+	char name[BOOT_NAME_MAX]; /* the module's command line, truncated */
+};
 struct boot_info {
-	bool valid;        /* start_info magic matched */
-	u32 version;
-	u32 flags;
+	bool valid;                /* start_info magic, or the multiboot magic in EAX, matched */
+	u32 protocol;              /* BOOT_PVH or BOOT_MULTIBOOT */
+	u32 magic;                 /* EAX at a multiboot entry */
+	u32 version;               /* PVH start_info version */
+	u32 flags;                 /* PVH start_info flags, or the multiboot info flags */
 	u32 memmap_entries;        /* as given by the VMM */
 	u32 memmap_count;          /* entries copied (≤ MEMMAP_MAX) */
 	struct memmap_entry memmap[MEMMAP_MAX];
 	u64 ram_total;             /* bytes of type-1 RAM */
 	u64 ram_top;               /* highest end of type-1 RAM */
+	bool has_mem;              /* multiboot mem_lower/mem_upper given */
+	u32 mem_lower, mem_upper;  /* KiB */
+	char argv0[BOOT_NAME_MAX]; /* multiboot: the command line's first word */
+	u32 modules;               /* as given */
+	struct boot_module module[BOOT_MODULES_MAX];
 };
 extern struct boot_info boot;
-void bootinfo_init(u32 start_info_paddr);
+void bootinfo_init(u32 info_paddr, u32 protocol, u32 magic);
+const char *boot_protocol_name(void);
+
+/* fwcfg.c: QEMU's fw_cfg, legacy port interface (selector 0x510, data 0x511). */
+#define FW_CFG_SIGNATURE 0x00
+#define FW_CFG_RAM_SIZE 0x03
+#define FW_CFG_NB_CPUS 0x05
+#define FW_CFG_MAX_CPUS 0x0f
+void fwcfg_read(u16 key, void *buf, size_t n);
 
 /* cmdline.c */
 void cmdline_init(u64 paddr);
@@ -132,6 +164,10 @@ void lapic_eoi(void);
 bool lapic_send_ipi(u32 apic_id, u32 icr_low);
 void lapic_timer_periodic(u8 vector, u32 count);
 void lapic_timer_stop(void);
+
+/* ioapic.c */
+void ioapic_route(u32 pin, u8 vector, u32 apic_id);
+void ioapic_mask(u32 pin);
 
 /* idt.c */
 struct trap_frame {
@@ -172,9 +208,13 @@ const char *test_fwait(void);
 const char *test_clacstac(void);
 const char *test_fail(void);
 const char *test_shutdown(void);
+const char *test_bootinfo(void);
+const char *test_fwcfg(void);
+const char *test_pctestdev(void);
 
-/* boot.S / traps.S symbols */
+/* boot.S / traps.S / linker.ld symbols */
 extern char ap_tramp_start[], ap_tramp_end[];
+extern char __image_start[], __bss_end[];
 extern u64 pml4[512], pdpt_low[512];
 extern char probe_read_insn[], probe_read_fixup[], ud2_insn[];
 u64 probe_read(u64 addr, volatile int *faulted);

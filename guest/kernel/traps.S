@@ -62,6 +62,7 @@ STUB_NOERR 0x40
 STUB_NOERR 0x41
 STUB_NOERR 0xff
 STUB_NOERR 0x42
+STUB_NOERR 0x43
 
 trap_common:
 	push %rax
@@ -108,8 +109,8 @@ trap_stubs:
 	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
 	.quad trap_stub_\v
 	.endr
-	.global trap_stub_0x40, trap_stub_0x41, trap_stub_0xff, trap_stub_0x42
-	.quad trap_stub_0x40, trap_stub_0x41, trap_stub_0xff, trap_stub_0x42
+	.global trap_stub_0x40, trap_stub_0x41, trap_stub_0xff, trap_stub_0x42, trap_stub_0x43
+	.quad trap_stub_0x40, trap_stub_0x41, trap_stub_0xff, trap_stub_0x42, trap_stub_0x43
 
 	.text
 /*

@@ -83,7 +83,7 @@ func TestRunTinyKernelEveryCaseOnFourCPUs(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
 	}
-	for _, want := range []string{"cpu 3 up", "PASS smp", "PASS irqfd", "PASS mmio", "PASS int3", "PASS intn", "PASS fwait", "PASS clacstac", "tiny: 12 passed, 0 failed"} {
+	for _, want := range []string{"cpu 3 up", "PASS smp", "PASS irqfd", "PASS mmio", "PASS int3", "PASS intn", "PASS fwait", "PASS clacstac", "PASS fwcfg", "PASS pctestdev", "tiny: 15 passed, 0 failed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

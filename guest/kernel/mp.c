@@ -103,8 +103,8 @@ int mp_cpus(struct mp_cpu *out, int max, const char **why)
 
 /*
  * cpus_override reads cpus=N from the command line: APIC ids 0..N-1, BSP 0.
- * It is for firmware whose MP table undercounts (SeaBIOS under QEMU's PVH
- * boot lists only the BSP). Returns 0 when there is no cpus=, -1 if invalid.
+ * It is for firmware whose MP table undercounts (SeaBIOS under QEMU lists
+ * only the BSP). Returns 0 when there is no cpus=, -1 if invalid.
  */
 int cpus_override(struct mp_cpu *out, int max, const char **why)
 {

@@ -151,6 +151,8 @@ func FuzzParseKernel(f *testing.F) {
 	f.Add(buildBzImage(0x020f, []byte{1, 2, 3, 4}))
 	f.Add(buildBzImage(0x0206, []byte{1}))
 	f.Add([]byte("\x7fELF"))
+	f.Add(buildKludge(0x100000, []byte{0xf4}, 0x100))
+	f.Add(buildELF32(elfMachine386, 0x100000, 0x100000, append(mbHeader(0), 0xf4), 0x10000c))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		k, err := ParseKernel(data)
 		if err != nil {
@@ -170,6 +172,8 @@ func FuzzLoadGuest(f *testing.F) {
 	f.Add(buildELF(elfMachineX86_64, 0x100000, []byte{1, 2, 3}, 0x100000, 0x100010), "console=ttyS0", 2)
 	f.Add(buildBzImage(0x020f, []byte{1, 2, 3, 4}), "x", 1)
 	f.Add(buildELF(elfMachineX86_64, 0xfffffffffffff000, []byte{1}, 0, 0), "", 1)
+	f.Add(buildKludge(0x8000, []byte{0xf4}, 0x100), "a=1", 2)
+	f.Add(buildKludge(0x1000, []byte{0xf4}, 0), "", 1)
 	mem, err := NewMemory(minMemSize)
 	if err != nil {
 		f.Fatal(err)

@@ -24,11 +24,10 @@ type Config struct {
 	Initrd     []byte
 	InitrdName string
 	Cmdline    string
-	// Boot picks the boot protocol: one of BootChoices; "" means auto.
-	Boot     string
-	MemSize  uint64
-	CPUs     int
-	TestExit bool // attach the test device (exit status port, scratch, test irqfd)
+	Boot       string // boot protocol: one of BootChoices; "" means auto
+	MemSize    uint64
+	CPUs       int
+	TestExit   bool // attach the test devices (exit status port, scratch, test irqfd, QEMU pc-testdev ports)
 	// Workarounds says whether to add kernel parameters for KVM backends
 	// that cannot run some instructions (auto, on, off; "" means auto).
 	Workarounds string

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -48,9 +49,7 @@ const (
 var BootChoices = []string{BootChoiceAuto, BootChoicePVH, BootChoiceMultiboot, BootChoiceLinux}
 
 // ValidBoot reports whether s is one of BootChoices ("" means auto).
-func ValidBoot(s string) bool {
-	return s == "" || s == BootChoiceAuto || s == BootChoicePVH || s == BootChoiceMultiboot || s == BootChoiceLinux
-}
+func ValidBoot(s string) bool { return s == "" || slices.Contains(BootChoices, s) }
 
 // Segment is a piece of the kernel to copy into guest RAM at Addr, followed
 // by MemSize-len(Data) zero bytes.

@@ -2,9 +2,9 @@ package main
 
 import (
 	"errors"
-	"strings"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"

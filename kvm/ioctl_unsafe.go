@@ -79,14 +79,3 @@ func runOnce(fd int) unix.Errno {
 	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), kvmRun, 0)
 	return e
 }
-
-// SliceAddress is the host virtual address of b's first byte, for
-// UserspaceMemoryRegion.UserspaceAddr. Only use it for memory the Go
-// garbage collector does not own (an mmap), since KVM keeps the address.
-// It returns 0 for an empty slice.
-func SliceAddress(b []byte) uint64 {
-	if len(b) == 0 {
-		return 0
-	}
-	return uint64(uintptr(unsafe.Pointer(&b[0])))
-}

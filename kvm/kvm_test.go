@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"vmm/guestmem"
 )
 
 // openKVM opens /dev/kvm or skips when this machine has none.
@@ -51,7 +53,7 @@ func newVM(t *testing.T, s *System, mem []byte) *VM {
 		t.Fatalf("SetTSSAddr: %v", err)
 	}
 	if err := vm.SetUserMemoryRegion(&UserspaceMemoryRegion{Slot: 0, GuestPhysAddr: 0,
-		MemorySize: uint64(len(mem)), UserspaceAddr: SliceAddress(mem)}); err != nil {
+		MemorySize: uint64(len(mem)), UserspaceAddr: uint64(guestmem.AddressOf(mem))}); err != nil {
 		t.Fatalf("SetUserMemoryRegion: %v", err)
 	}
 	return vm

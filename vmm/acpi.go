@@ -3,6 +3,8 @@ package vmm
 import (
 	"encoding/binary"
 	"fmt"
+
+	"vmm/guestmem"
 )
 
 // Minimal ACPI tables (ACPI 6.4): RSDP → XSDT → FADT (hardware-reduced,
@@ -103,7 +105,7 @@ func acpiTables(ncpu int) (map[uint64][]byte, error) {
 }
 
 // writeACPI places the ACPI tables in guest RAM.
-func writeACPI(mem *Memory, ncpu int) error {
+func writeACPI(mem *guestmem.Memory, ncpu int) error {
 	tables, err := acpiTables(ncpu)
 	if err != nil {
 		return err

@@ -3,12 +3,14 @@ package vmm
 import (
 	"fmt"
 	"strings"
+
+	"vmm/guestmem"
 )
 
 // placeInitrd picks the page-aligned address for an initrd of size bytes:
 // as high as possible below both the kernel's initrd_addr_max and the top
 // of low RAM, and above the kernel.
-func placeInitrd(k *Kernel, mem *Memory, size uint64, name string) (uint64, error) {
+func placeInitrd(k *Kernel, mem *guestmem.Memory, size uint64, name string) (uint64, error) {
 	top := mem.LowEnd()
 	if lim := k.InitrdAddrMax + 1; lim != 0 && lim < top {
 		top = lim
@@ -26,7 +28,7 @@ func placeInitrd(k *Kernel, mem *Memory, size uint64, name string) (uint64, erro
 
 // loadGuest writes the kernel, command line, initrd and boot structures into
 // guest RAM for the kernel's boot protocol.
-func loadGuest(mem *Memory, k *Kernel, cfg *Config) error {
+func loadGuest(mem *guestmem.Memory, k *Kernel, cfg *Config) error {
 	if k.End() > mem.LowEnd() {
 		return fmt.Errorf("kernel %s needs RAM up to %#x but the guest has %s: raise --mem",
 			cfg.KernelName, k.End(), FormatSize(mem.Size()))

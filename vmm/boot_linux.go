@@ -1,6 +1,10 @@
 package vmm
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"vmm/guestmem"
+)
 
 // boot_params ("zero page") offsets (arch/x86/include/uapi/asm/bootparam.h).
 const (
@@ -20,7 +24,7 @@ const (
 // writeZeroPage builds boot_params for the 64-bit Linux boot protocol. For
 // a bzImage the setup header comes from the image; for an ELF vmlinux the
 // VMM writes the fields the kernel reads itself.
-func writeZeroPage(mem *Memory, k *Kernel, e820 []E820Entry, cmdline, initrdAddr, initrdSize uint64) error {
+func writeZeroPage(mem *guestmem.Memory, k *Kernel, e820 []E820Entry, cmdline, initrdAddr, initrdSize uint64) error {
 	le := binary.LittleEndian
 	zp := make([]byte, zeroPageSize)
 	if k.SetupHeader != nil {

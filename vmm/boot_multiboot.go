@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+
+	"vmm/guestmem"
 )
 
 // Multiboot information block (the Multiboot Specification 0.6.96, section
@@ -65,7 +67,7 @@ func multibootMemory(e820 []E820Entry) (lower, upper uint32) {
 // memory sizes, the command line (already at cmdlineAddr), the initrd as
 // module 0 with its file name as the module's command line, the memory map
 // and the boot loader's name.
-func writeMultibootInfo(mem *Memory, e820 []E820Entry, initrdAddr, initrdSize uint64, initrdName string) error {
+func writeMultibootInfo(mem *guestmem.Memory, e820 []E820Entry, initrdAddr, initrdSize uint64, initrdName string) error {
 	le := binary.LittleEndian
 	info := make([]byte, mbInfoSize)
 	le.PutUint32(info, mbInfoMemory|mbInfoCmdline|mbInfoMods|mbInfoMmap|mbInfoLoaderName)

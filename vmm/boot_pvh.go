@@ -1,6 +1,10 @@
 package vmm
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"vmm/guestmem"
+)
 
 // PVH start-of-day structures (Xen public/arch-x86/hvm/start_info.h).
 const (
@@ -14,7 +18,7 @@ const (
 
 // writePVHInfo builds hvm_start_info, its memory map and (with an initrd)
 // a one-entry module list, for the PVH entry point (EBX points at it).
-func writePVHInfo(mem *Memory, e820 []E820Entry, cmdline, rsdp, initrdAddr, initrdSize uint64) error {
+func writePVHInfo(mem *guestmem.Memory, e820 []E820Entry, cmdline, rsdp, initrdAddr, initrdSize uint64) error {
 	le := binary.LittleEndian
 	if len(e820) > maxPVHMemmap {
 		e820 = e820[:maxPVHMemmap]

@@ -1,6 +1,10 @@
 package vmm
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"vmm/guestmem"
+)
 
 // GDT selectors: the 64-bit boot protocol requires __BOOT_CS = 0x10 and
 // __BOOT_DS = 0x18; PVH enters with a flat 32-bit code segment.
@@ -21,7 +25,7 @@ var gdtEntries = [...]uint64{
 }
 
 // writeGDT places the GDT and an empty IDT in guest RAM.
-func writeGDT(mem *Memory) error {
+func writeGDT(mem *guestmem.Memory) error {
 	b := make([]byte, 8*len(gdtEntries))
 	for i, e := range gdtEntries {
 		binary.LittleEndian.PutUint64(b[8*i:], e)
@@ -35,7 +39,7 @@ func writeGDT(mem *Memory) error {
 // writeIdentityPageTables maps the first 4 GiB 1:1 with 2 MiB pages, which
 // covers the kernel, boot_params, the command line and the initrd as the
 // 64-bit boot protocol requires.
-func writeIdentityPageTables(mem *Memory) error {
+func writeIdentityPageTables(mem *guestmem.Memory) error {
 	le := binary.LittleEndian
 	const present, rw, huge = 1, 2, 0x80
 	pml4 := make([]byte, 4096)

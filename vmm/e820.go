@@ -1,5 +1,7 @@
 package vmm
 
+import "vmm/guestmem"
+
 // E820 memory types (ACPI spec, "Address Range Types").
 const (
 	E820RAM      = 1
@@ -15,7 +17,7 @@ type E820Entry struct {
 // e820Map builds the memory map the guest sees; it matches Memory's
 // regions exactly, with the EBDA-to-1-MiB window reserved for the MP table
 // and legacy BIOS area.
-func e820Map(m *Memory) []E820Entry {
+func e820Map(m *guestmem.Memory) []E820Entry {
 	low := m.LowEnd()
 	e := []E820Entry{
 		{0, ebdaStart, E820RAM},

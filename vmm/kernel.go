@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"vmm/guestmem"
 )
 
 // BootProtocol says how the VMM enters a kernel.
@@ -182,7 +184,7 @@ func (k *Kernel) End() uint64 {
 }
 
 // load copies the kernel's segments into guest RAM.
-func (k *Kernel) load(mem *Memory) error {
+func (k *Kernel) load(mem *guestmem.Memory) error {
 	for _, s := range k.Segments {
 		dst, err := mem.Slice(s.Addr, s.MemSize)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"vmm/devices"
+	"vmm/guestmem"
 	"vmm/kvm"
 )
 
@@ -31,7 +32,7 @@ type VM struct {
 	cfg            Config
 	sys            *kvm.System
 	vm             *kvm.VM
-	mem            *Memory
+	mem            *guestmem.Memory
 	kernel         *Kernel
 	supportedCPUID []kvm.CPUIDEntry2
 	pio, mmio      *devices.Bus

@@ -9,6 +9,7 @@
 #define LAPIC_ICR_HI 0x310
 #define LAPIC_LVT_TIMER 0x320
 #define LAPIC_TIMER_INIT 0x380
+#define LAPIC_TIMER_CURRENT 0x390
 #define LAPIC_TIMER_DIV 0x3e0
 #define SVR_ENABLE 0x100
 #define ICR_PENDING (1U << 12)
@@ -65,4 +66,10 @@ void lapic_timer_stop(void)
 {
 	wr(LAPIC_LVT_TIMER, LVT_MASKED);
 	wr(LAPIC_TIMER_INIT, 0);
+}
+
+/* lapic_timer_current reads the timer's current count (it counts down from the initial count). */
+u32 lapic_timer_current(void)
+{
+	return rd(LAPIC_TIMER_CURRENT);
 }

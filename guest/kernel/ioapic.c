@@ -31,3 +31,21 @@ void ioapic_mask(u32 pin)
 {
 	wr(REDIR_LOW(pin), REDIR_MASKED);
 }
+
+/* ioapic_pins returns how many redirection entries the IOAPIC has, 0 when none answers. */
+u32 ioapic_pins(void)
+{
+	mmio_write32(IOAPIC_BASE + IOREGSEL, 0x01); /* version register */
+	u32 v = mmio_read32(IOAPIC_BASE + IOWIN);
+	if (v == 0xffffffff || v == 0)
+		return 0;
+	return ((v >> 16) & 0xff) + 1;
+}
+
+/* ioapic_set_masked masks or unmasks pin, keeping its vector and destination. */
+void ioapic_set_masked(u32 pin, bool masked)
+{
+	mmio_write32(IOAPIC_BASE + IOREGSEL, REDIR_LOW(pin));
+	u32 lo = mmio_read32(IOAPIC_BASE + IOWIN);
+	wr(REDIR_LOW(pin), masked ? lo | REDIR_MASKED : lo & ~REDIR_MASKED);
+}

@@ -38,6 +38,19 @@ static const struct test tests[] = {
 	{"clacstac", test_clacstac, true, false},
 	{"fail", test_fail, false, false},
 	{"shutdown", test_shutdown, false, false},
+	/* virtio-blk: need disks (virtio_mmio.device=...); test=blk runs BLK_CASES. */
+	{"blk_rw", test_blk_rw, false, false},
+	{"blk_flush", test_blk_flush, false, false},
+	{"blk_id", test_blk_id, false, false},
+	{"blk_discard", test_blk_discard, false, false},
+	{"blk_zeroes", test_blk_zeroes, false, false},
+	{"blk_ro", test_blk_ro, false, false},
+	{"blk_multiseg", test_blk_multiseg, false, false},
+	{"blk_indirect", test_blk_indirect, false, false},
+	{"blk_qd64", test_blk_qd64, false, false},
+	{"blk_reset", test_blk_reset, false, false},
+	{"blk_perf", test_blk_perf, false, false},
+	{"blk_crash", test_blk_crash, false, false},
 };
 #define NTESTS (sizeof tests / sizeof tests[0])
 
@@ -100,6 +113,8 @@ static void run_list(const char *list, size_t len)
 			for (size_t k = 0; k < NTESTS; k++)
 				if (tests[k].in_all)
 					run(&tests[k]);
+		} else if (str_eq_n(name, n, "blk")) {
+			run_list(BLK_CASES, strlen(BLK_CASES));
 		} else if (n > 0) {
 			bool found = false;
 			for (size_t k = 0; k < NTESTS && !found; k++)

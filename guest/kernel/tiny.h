@@ -51,6 +51,9 @@ typedef int64_t i64;
 #define VECTOR_APIC_TIMER 0x41
 #define VECTOR_PCTEST_IRQ 0x43
 #define VECTOR_SPURIOUS 0xff
+/* One vector per virtio-mmio disk slot: 0x50 + slot (virtio_blk.c). */
+#define VECTOR_VIRTIO_BASE 0x50
+#define VIRTIO_VECTORS 16
 
 /* Where APs start: SIPI vector 0x70 means CS=0x7000, IP=0. */
 #define AP_TRAMPOLINE_PADDR 0x70000UL
@@ -164,10 +167,13 @@ void lapic_eoi(void);
 bool lapic_send_ipi(u32 apic_id, u32 icr_low);
 void lapic_timer_periodic(u8 vector, u32 count);
 void lapic_timer_stop(void);
+u32 lapic_timer_current(void);
 
 /* ioapic.c */
 void ioapic_route(u32 pin, u8 vector, u32 apic_id);
 void ioapic_mask(u32 pin);
+u32 ioapic_pins(void);
+void ioapic_set_masked(u32 pin, bool masked);
 
 /* idt.c */
 struct trap_frame {
@@ -211,6 +217,20 @@ const char *test_shutdown(void);
 const char *test_bootinfo(void);
 const char *test_fwcfg(void);
 const char *test_pctestdev(void);
+/* tests_blk.c: need virtio_mmio.device= disks, so not in test=all; test=blk runs BLK_CASES. */
+#define BLK_CASES "blk_rw,blk_flush,blk_id,blk_discard,blk_zeroes,blk_ro,blk_multiseg,blk_indirect,blk_qd64,blk_reset"
+const char *test_blk_rw(void);
+const char *test_blk_flush(void);
+const char *test_blk_id(void);
+const char *test_blk_discard(void);
+const char *test_blk_zeroes(void);
+const char *test_blk_ro(void);
+const char *test_blk_multiseg(void);
+const char *test_blk_indirect(void);
+const char *test_blk_qd64(void);
+const char *test_blk_reset(void);
+const char *test_blk_perf(void);
+const char *test_blk_crash(void);
 
 /* boot.S / traps.S / linker.ld symbols */
 extern char ap_tramp_start[], ap_tramp_end[];

@@ -269,7 +269,11 @@ void blk_set_polling(struct blk_dev *d, bool polling)
 		ioapic_set_masked(d->m->irq, true);
 		vq_no_interrupt(&d->vq);
 	} else {
+		/* An edge IOAPIC input sees no edge while the line stays high: acknowledge what is pending. */
 		ioapic_set_masked(d->m->irq, false);
+		u32 isr = vmmio_rd(d->m, VMMIO_INTERRUPT_STATUS) & (VINT_USED | VINT_CONFIG);
+		if (isr)
+			vmmio_wr(d->m, VMMIO_INTERRUPT_ACK, isr);
 	}
 }
 
@@ -330,6 +334,12 @@ const char *blk_open_all(void)
 					mmios[i].base, mmios[i].device_id);
 			continue;
 		}
+		for (int j = 0; j < blk_ndisks; j++)
+			if (blk_disks[j].m->irq == mmios[i].irq) {
+				format(msg, sizeof msg, "disks %d and %d share irq %u: this driver routes one irq to one disk",
+				       j, blk_ndisks, mmios[i].irq);
+				return msg;
+			}
 		struct blk_dev *d = &blk_disks[blk_ndisks];
 		zero_mem(d, sizeof *d);
 		d->m = &mmios[i];
@@ -578,15 +588,46 @@ const char *blk_wait_all(struct blk_dev *d)
 	return NULL;
 }
 
-/* blk_do submits one request, notifies if due, and waits for it. The caller checks r->status. */
+/*
+ * wait_for_irq waits for r in interrupt mode without looking at the used
+ * ring first: it reaps only after an interrupt whose InterruptStatus said
+ * "used buffer". The caller asked for that interrupt before submitting, so
+ * the device owes it, however fast it completed.
+ */
+static const char *wait_for_irq(struct blk_dev *d, struct blk_req *r)
+{
+	u64 deadline = rdtsc() + timeout_cycles;
+	while (!r->done) {
+		u64 seen = d->irqs - d->irq_no_used;
+		while (d->irqs - d->irq_no_used == seen) {
+			if (rdtsc() > deadline)
+				return timed_out(d, timeout_us);
+			__asm__ volatile("sti; hlt; cli" ::: "memory");
+		}
+		blk_reap(d);
+		if (d->err[0])
+			return blk_errf(d, "device violated the spec: %s", d->err);
+	}
+	return NULL;
+}
+
+/*
+ * blk_do submits one request, notifies if due, and waits for it; the
+ * caller checks r->status. In interrupt mode with nothing else in flight
+ * the completion must come with an interrupt (wait_for_irq): a device that
+ * never interrupts fails here even if it is fast.
+ */
 const char *blk_do(struct blk_dev *d, struct blk_req *r, u32 type, u64 sector,
 		   const struct blk_seg *seg, u32 nseg, bool indirect)
 {
+	bool strict = !d->polling && d->vq.in_flight == 0;
+	if (strict)
+		vq_want_interrupt(&d->vq); /* used_event = the entry this request will take */
 	const char *why = blk_submit(d, r, type, sector, seg, nseg, indirect);
 	if (why)
 		return why;
 	blk_kick(d);
-	return blk_wait_req(d, r);
+	return strict ? wait_for_irq(d, r) : blk_wait_req(d, r);
 }
 
 /*

@@ -151,6 +151,11 @@ func TestTinyKernelUnderVMM(t *testing.T) {
 			wantLines: []string{"FAIL fwcfg: fw_cfg says 2 CPUs, cpus= on the command line 3"},
 		},
 		{
+			// The blk_* cases need virtio_mmio.device= disks; without one each fails, saying so.
+			name: "blk case without a disk", cmdline: "test=blk_id", cpus: 1, wantStatus: 3,
+			wantLines: []string{"FAIL blk_id: no virtio-blk disk on the command line (virtio_mmio.device=<size>@<base>:<irq>); this case needs one that can answer GET_ID"},
+		},
+		{
 			name: "shutdown through i8042", cmdline: "test=shutdown", cpus: 1, wantStatus: 0,
 			wantLines: []string{"PASS shutdown"},
 		},

@@ -218,8 +218,8 @@ static const char *need_size(struct blk_dev *d, u64 sectors)
 static const char *no_disk(const char *what)
 {
 	if (blk_ndisks == 0)
-		return fail_reason("no virtio-blk disk: give one with virtio_mmio.device=<size>@<base>:<irq> (%s)",
-				   what);
+		return fail_reason("no virtio-blk disk on the command line (virtio_mmio.device=<size>@<base>:<irq>); "
+				   "this case needs one that %s", what);
 	return fail_reason("none of the %d virtio-blk disks %s", blk_ndisks, what);
 }
 
@@ -393,7 +393,7 @@ static const char *id_body(void)
 {
 	int n;
 	const char *why = for_each(any_disk, id_disk, &n);
-	return why ? why : n ? NULL : no_disk("answers");
+	return why ? why : n ? NULL : no_disk("can answer GET_ID");
 }
 
 const char *test_blk_id(void)

@@ -614,8 +614,35 @@ static const char *ro_disk(struct blk_dev *d)
 		return why;
 	if (memcmp(buf, orig, d->lbs) != 0)
 		return blk_errf(d, "block at sector %lu changed after a write the device refused", s);
-	kprintf("blk_ro: disk %d: write to sector %lu refused with IOERR, block unchanged; reads OK\n",
-		d->slot, s);
+	/*
+	 * Write zeroes and discard change data too: on a read-only disk neither
+	 * may. Write zeroes cannot end OK (it would promise zeroes on read).
+	 */
+	u8 wz = BLK_S_NONE, dc = BLK_S_NONE;
+	u32 types[2] = {BLK_T_WRITE_ZEROES, BLK_T_DISCARD};
+	u64 feats[2] = {FEATURE(BLK_F_WRITE_ZEROES), FEATURE(BLK_F_DISCARD)};
+	for (int k = 0; k < 2; k++) {
+		if (!(d->features & feats[k]))
+			continue;
+		r->dwz[0] = (struct blk_dwz){s, (u32)spb, 0};
+		struct blk_seg seg = {r->dwz, sizeof r->dwz[0]};
+		if ((why = blk_do(d, r, types[k], 0, &seg, 1, false)))
+			return why;
+		*(k ? &dc : &wz) = r->status;
+		zero_mem(buf, d->lbs);
+		if ((why = one_request(d, r, BLK_T_IN, s, buf, d->lbs, false, BLK_S_OK)))
+			return why;
+		if (memcmp(buf, orig, d->lbs) != 0)
+			return blk_errf(d, "block at sector %lu changed after a %s on a read-only disk (status %s)",
+					s, k ? "discard" : "write zeroes", blk_status_name(k ? dc : wz));
+		if (!k && wz == BLK_S_OK)
+			return blk_errf(d, "write zeroes on a read-only disk ended OK, yet the block does not "
+					"read as zeroes");
+	}
+	kprintf("blk_ro: disk %d: write to sector %lu refused with IOERR, block unchanged; reads OK; "
+		"write zeroes %s, discard %s\n",
+		d->slot, s, d->features & feats[0] ? blk_status_name(wz) : "not offered",
+		d->features & feats[1] ? blk_status_name(dc) : "not offered");
 	return NULL;
 }
 

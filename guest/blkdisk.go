@@ -162,6 +162,20 @@ func CheckCrashImage(disk io.ReaderAt, size int64, flushed uint64) (CrashReport,
 	return rep, nil
 }
 
+// SpecDeviations returns the lines in a tiny kernel's output that report
+// device behaviour the virtio spec forbids but the driver can live with
+// ("<case>: disk N: spec deviation: ..."); the case still passes. A test of
+// the project's own device should want none.
+func SpecDeviations(out string) []string {
+	var devs []string
+	for line := range strings.Lines(out) {
+		if strings.Contains(line, ": spec deviation: ") {
+			devs = append(devs, strings.TrimRight(line, "\r\n"))
+		}
+	}
+	return devs
+}
+
 // ErrNoCrashFlush means the output holds no "blk_crash: flushed <n>" line.
 var ErrNoCrashFlush = errors.New(`no "blk_crash: flushed <n>" line in the output`)
 

@@ -219,3 +219,14 @@ func FuzzLastCrashFlush(f *testing.F) {
 		}
 	})
 }
+
+func TestSpecDeviations(t *testing.T) {
+	out := "PASS blk_rw\nblk_id: disk 0: spec deviation: id byte 13 after the terminating NUL is ff\r\nblk_id: disk 0 at feb00e00: \"x\"\n"
+	got := SpecDeviations(out)
+	if len(got) != 1 || got[0] != "blk_id: disk 0: spec deviation: id byte 13 after the terminating NUL is ff" {
+		t.Fatalf("SpecDeviations = %q", got)
+	}
+	if got := SpecDeviations("PASS blk_id\n"); got != nil {
+		t.Fatalf("SpecDeviations of clean output = %q", got)
+	}
+}

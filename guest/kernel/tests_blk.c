@@ -386,6 +386,17 @@ static const char *id_disk(struct blk_dev *d)
 	}
 	text[n] = '\0';
 	kprintf("blk_id: disk %d at %lx: \"%s\"\n", d->slot, d->m->base, text);
+	/* The used len vouched for all 20 bytes, so the padding after the NUL must be NULs too. */
+	u32 end = 0;
+	while (end < BLK_ID_BYTES && id[end])
+		end++;
+	for (u32 i = end; i < BLK_ID_BYTES; i++)
+		if (id[i]) {
+			kprintf("blk_id: disk %d: spec deviation: id byte %u after the terminating NUL is %x, "
+				"not NUL padding (5.2.6), though used len %u covers it\n",
+				d->slot, i, id[i], r->used_len);
+			break;
+		}
 	return NULL;
 }
 

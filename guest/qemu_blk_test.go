@@ -22,10 +22,14 @@ import (
 )
 
 // The tiny kernel's virtio-blk driver against a second implementation of
-// the device: QEMU's virtio-blk-device on its microvm machine, where
-// `acpi=off` makes QEMU put virtio_mmio.device= on the kernel command line.
-// QEMU's isa-debug-exit turns the guest's verdict v into exit status 2v+1,
-// so a run whose cases all passed exits with 1.
+// the device: QEMU's virtio-blk-device on its microvm machine. microvm with
+// `acpi=off` appends virtio_mmio.device= to the command line of a kernel
+// it boots through PVH, but QEMU boots the tiny kernel through its
+// multiboot header, whose command line is fixed before microvm appends.
+// So the tests turn that off and write the entries themselves, where
+// QEMU 7.2 puts the transports (qemuTransport). QEMU's isa-debug-exit
+// turns the guest's verdict v into exit status 2v+1, so a run whose cases
+// all passed exits with 1.
 
 // qemuHangGuard bounds one QEMU run. A healthy test=blk run takes well under
 // a second under TCG and about 10 s under this machine's KVM; the guard is
@@ -43,10 +47,8 @@ type qemuRun struct {
 	accel   string // tcg or kvm
 	cmdline string
 	disks   []qemuDisk
-	// ownDevices leaves virtio_mmio.device= to cmdline (microvm's
-	// auto-kernel-cmdline=off): QEMU's first transport sits at 0xfeb00000
-	// with irq 5, each next one 0x200 and one irq higher, and a single disk
-	// lands on the last, 0xfeb00e00 irq 12.
+	// ownDevices leaves virtio_mmio.device= to cmdline instead of naming
+	// each disk's transport.
 	ownDevices bool
 	legacy     bool // keep QEMU's default legacy (Version 1) virtio-mmio
 }
@@ -84,16 +86,26 @@ func qemuAccels(t *testing.T) []string {
 	return accels
 }
 
+// qemuTransport is where QEMU 7.2's microvm puts the i-th -device
+// virtio-blk-device: its 8 virtio-mmio transports sit at 0xfeb00000 +
+// 0x200·k with irq 5 + k, and devices take them from the last one down.
+func qemuTransport(i int) string {
+	k := 7 - i
+	return fmt.Sprintf("virtio_mmio.device=512@%#x:%d", 0xfeb00000+0x200*k, 5+k)
+}
+
 func qemuArgs(t *testing.T, r qemuRun) []string {
-	machine := "microvm,acpi=off"
-	if r.ownDevices {
-		machine += ",auto-kernel-cmdline=off"
+	cmdline := r.cmdline
+	if !r.ownDevices {
+		for i := range r.disks {
+			cmdline += " " + qemuTransport(i)
+		}
 	}
 	args := []string{
-		"-M", machine, "-accel", r.accel, "-m", "256", "-smp", "1",
+		"-M", "microvm,acpi=off,auto-kernel-cmdline=off", "-accel", r.accel, "-m", "256", "-smp", "1",
 		"-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio",
 		"-monitor", "none", "-no-reboot",
-		"-kernel", tinyELF(t), "-append", r.cmdline,
+		"-kernel", tinyELF(t), "-append", cmdline,
 		"-device", "isa-debug-exit,iobase=0xf4,iosize=4",
 	}
 	if !r.legacy {

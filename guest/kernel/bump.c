@@ -1,7 +1,7 @@
 /*
  * bump.c: guest RAM for virtqueues and I/O buffers. A bump allocator over the
  * first RAM range the memmap reports above the kernel image, capped at 2 GiB
- * (the part boot.S maps write-back). A case takes a mark when it starts and
+ * (the part boot.S maps write-back) and kept clear of boot modules. A case takes a mark when it starts and
  * releases it when done, after its devices are reset, so nothing is freed
  * while a device may still touch it.
  */
@@ -33,6 +33,17 @@ static void bump_init(void)
 			end = t;
 		}
 	}
+	/* Stop below any boot module (an initrd) that starts inside the range. */
+	u32 nmod = boot.modules < BOOT_MODULES_MAX ? boot.modules : BOOT_MODULES_MAX;
+	for (u32 i = 0; i < nmod; i++) {
+		u64 a = boot.module[i].addr & ~4095UL;
+		if (a >= next && a < end)
+			end = a;
+		else if (a < next && boot.module[i].addr + boot.module[i].size > next)
+			next = (boot.module[i].addr + boot.module[i].size + 4095) & ~4095UL;
+	}
+	if (next > end)
+		next = end;
 }
 
 void *bump_alloc(u64 size, u64 align)

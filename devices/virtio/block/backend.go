@@ -18,9 +18,9 @@ import "errors"
 //   - A FLUSH completes only after every write that completed before the
 //     FLUSH was started is durable (fdatasync semantics). Writes started
 //     before the FLUSH but not yet completed may or may not be covered.
-//   - With Options.WriteThrough (the guest did not negotiate
-//     VIRTIO_BLK_F_FLUSH, so it cannot ask for durability), every OUT,
-//     DISCARD and WRITE_ZEROES completes only once it is durable.
+//   - A request with Durable set (the guest did not negotiate
+//     VIRTIO_BLK_F_FLUSH, so it cannot ask for durability otherwise)
+//     completes only once it is durable.
 type Backend interface {
 	// Start begins req, tagged tag (the device's slot id, echoed in its
 	// Completion). The backend may run it at once or queue it until
@@ -68,8 +68,6 @@ type Options struct {
 	// multiple of OffsetAlign, go through a bounce buffer.
 	Direct                bool
 	MemAlign, OffsetAlign uint32
-	// WriteThrough makes every write durable before it completes.
-	WriteThrough bool
 	// QueueSize is the most requests that can be in flight at once.
 	QueueSize int
 }

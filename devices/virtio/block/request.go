@@ -52,6 +52,10 @@ type Request struct {
 	// Unmap is WRITE_ZEROES with VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP: the
 	// device may deallocate the range instead of writing zeroes.
 	Unmap bool
+	// Durable asks for the write (OUT, DISCARD, WRITE_ZEROES) to be on
+	// stable storage when it completes: the driver did not negotiate
+	// VIRTIO_BLK_F_FLUSH, so it has no other way to ask (write-through).
+	Durable bool
 	// Iov are the data segments for IN and OUT, in order, pointing straight
 	// into guest RAM (already bounds-checked against one RAM region each).
 	// IN fills them; OUT reads them. Their backing array has room for

@@ -14,8 +14,7 @@ const (
 	testScratchOffset  = 4 // inl/outl: echo register for the port-I/O round trip
 	testIRQOffset      = 8 // outl anything: the VMM fires the test irqfd
 
-	TestMMIOBase = 0xc0000000 // MMIO scratch page (echo register at offset 0)
-	TestMMIOSize = 0x1000
+	TestMMIOSize = 0x1000 // MMIO scratch page (echo register at offset 0); vmm places it
 )
 
 // TestDevice lets the tiny test kernel end the run with a status, measure

@@ -13,13 +13,6 @@ import (
 // CPUs and IOAPIC from the MADT. They live in the BIOS area below 1 MiB,
 // which the e820 map reserves and Linux scans for the RSDP.
 const (
-	acpiRSDPAddr = 0xe0000
-	acpiXSDTAddr = 0xe0040
-	acpiFADTAddr = 0xe0080
-	acpiDSDTAddr = 0xe01c0
-	acpiMADTAddr = 0xe0200
-	acpiEnd      = 0xe1000
-
 	sdtHeaderSize  = 36
 	fadtSize       = 276 // revision 6
 	fadtRevision   = 6
@@ -95,7 +88,7 @@ func acpiTables(ncpu int) (map[uint64][]byte, error) {
 
 	tables := map[uint64][]byte{acpiRSDPAddr: rsdp, acpiXSDTAddr: xsdt, acpiFADTAddr: fadt, acpiDSDTAddr: dsdt, acpiMADTAddr: madt}
 	// Each table must end before the next begins.
-	order := []uint64{acpiRSDPAddr, acpiXSDTAddr, acpiFADTAddr, acpiDSDTAddr, acpiMADTAddr, acpiEnd}
+	order := []uint64{acpiRSDPAddr, acpiXSDTAddr, acpiFADTAddr, acpiMADTAddr, acpiDSDTAddr, acpiEnd}
 	for i := 0; i+1 < len(order); i++ {
 		if a := order[i]; a+uint64(len(tables[a])) > order[i+1] {
 			return nil, fmt.Errorf("ACPI table at %#x (%d bytes) overlaps the next", a, len(tables[a]))

@@ -13,18 +13,15 @@ import (
 	"vmm/kvm"
 )
 
-// Fixed platform addresses KVM needs for Intel VMX: three pages for the TSS
-// and one for the EPT identity map, just below the BIOS area at 4 GiB.
+// Platform constants; every address is in layout.go.
 const (
-	tssAddr         = 0xfffbd000
-	identityMapAddr = 0xfffbc000
-	serialPort      = 0x3f8
-	serialIRQ       = 4
-	testIRQGSI      = 24   // first GSI past the IOAPIC's pins
-	testIRQVector   = 0x40 // vector the test kernel expects
-	ioapicPins      = 24
-	picPins         = 16
-	pitFlagSpeaker  = 1 // KVM_PIT_SPEAKER_DUMMY: port 0x61 handled in kernel
+	serialPort     = 0x3f8
+	serialIRQ      = 4
+	testIRQGSI     = 24   // first GSI past the IOAPIC's pins
+	testIRQVector  = 0x40 // vector the test kernel expects
+	ioapicPins     = 24
+	picPins        = 16
+	pitFlagSpeaker = 1 // KVM_PIT_SPEAKER_DUMMY: port 0x61 handled in kernel
 )
 
 // VM is one virtual machine: KVM handles, guest RAM, devices and vCPUs.
@@ -189,7 +186,7 @@ func (vm *VM) setupDevices() error {
 		pc := devices.NewPCTestDev(vm.ioapicLines(devices.PCTestIRQLines))
 		regs = append(regs,
 			attachment{vm.pio, devices.TestDevicePort, devices.TestDevicePortSize, td},
-			attachment{vm.mmio, devices.TestMMIOBase, devices.TestMMIOSize, td.MMIO()},
+			attachment{vm.mmio, testMMIOBase, devices.TestMMIOSize, td.MMIO()},
 			attachment{vm.pio, devices.PCTestDevPort, devices.PCTestDevPortSize, pc},
 			attachment{vm.pio, devices.PCTestIRQPort, devices.PCTestIRQLines, pc.IRQPorts()})
 	}

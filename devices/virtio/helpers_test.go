@@ -20,8 +20,10 @@ type stubDevice struct {
 	activateErr error
 }
 
-func (d *stubDevice) Type() uint32            { return 42 }
-func (d *stubDevice) Features() uint64        { return FeatureVersion1 | FeatureEventIdx | FeatureIndirectDesc | 1<<3 }
+func (d *stubDevice) Type() uint32 { return 42 }
+func (d *stubDevice) Features() uint64 {
+	return FeatureVersion1 | FeatureEventIdx | FeatureIndirectDesc | 1<<3
+}
 func (d *stubDevice) QueueMaxSizes() []uint16 { return []uint16{16} }
 func (d *stubDevice) ConfigSize() int         { return len(d.config) }
 func (d *stubDevice) ReadConfig(off int, data []byte) {

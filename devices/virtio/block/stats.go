@@ -95,7 +95,9 @@ func (s *Stats) record(what string, err error) {
 }
 
 // violation counts a protocol violation (the queue stops, NEEDS_RESET).
-func (s *Stats) violation(err error) { s.record("guest broke the virtqueue protocol: device needs a reset", err) }
+func (s *Stats) violation(err error) {
+	s.record("guest broke the virtqueue protocol: device needs a reset", err)
+}
 
 // requestError counts a request refused with a status byte.
 func (s *Stats) requestError(err error, status uint8) {

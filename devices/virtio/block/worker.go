@@ -21,12 +21,12 @@ type worker struct {
 	stats      *Stats
 	needsReset func(error)
 
-	slots []slot           // by descriptor head: unique while in flight
-	segs  []virtio.Segment // scratch for one chain
-	done  []Completion     // scratch for Wait
-	retry []uint16         // heads whose Start said ErrBusy, oldest first
-	added bool             // used entries added since the last publish
-	broken bool            // a protocol violation stopped this queue
+	slots  []slot           // by descriptor head: unique while in flight
+	segs   []virtio.Segment // scratch for one chain
+	done   []Completion     // scratch for Wait
+	retry  []uint16         // heads whose Start said ErrBusy, oldest first
+	added  bool             // used entries added since the last publish
+	broken bool             // a protocol violation stopped this queue
 
 	stopping atomic.Bool
 	exited   chan struct{}

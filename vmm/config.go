@@ -32,6 +32,9 @@ type Config struct {
 	// that cannot run some instructions (auto, on, off; "" means auto).
 	Workarounds string
 	Console     io.Writer // guest serial output; nil discards it. It may block: the VM buffers in front of it.
+	// Disks are the virtio block devices, in order (the guest sees them as
+	// vda, vdb, ... when it probes them in that order).
+	Disks []DiskConfig
 	// ConsoleLimit caps the bytes Console receives (0: no cap); past it the
 	// VM writes one note and discards further output.
 	ConsoleLimit uint64
@@ -53,6 +56,9 @@ func (c *Config) validate() error {
 	}
 	if c.MemSize%4096 != 0 {
 		return fmt.Errorf("--mem %d bytes is not a multiple of 4 KiB", c.MemSize)
+	}
+	if len(c.Disks) > MaxDisks {
+		return fmt.Errorf("%d disks: at most %d", len(c.Disks), MaxDisks)
 	}
 	if c.MemSize > MaxMemSize {
 		return fmt.Errorf("--mem %s is more than vmm supports: use at most %s", FormatSize(c.MemSize), FormatSize(MaxMemSize))

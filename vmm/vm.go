@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/sirupsen/logrus"
@@ -36,6 +37,8 @@ type VM struct {
 	serial         *devices.Serial
 	console        *consoleOutput
 	testIRQ        *testIRQ
+	disks          []*diskImage
+	virtio         *deviceManager
 	repairs        *repairCounters
 	noHypercalls   bool // hide VMCALL-based PV features (kvm_pvm)
 
@@ -75,6 +78,8 @@ func New(cfg Config) (_ *VM, err error) {
 	if cfg.Device == "" {
 		cfg.Device = kvm.DefaultDevice
 	}
+	// Devices are found through the command line (and the ACPI DSDT).
+	cfg.Cmdline = strings.TrimSpace(cfg.Cmdline + virtioCmdline(len(cfg.Disks)))
 	vm := &VM{cfg: cfg, kernel: k, stopped: make(chan struct{}), repairs: newRepairCounters(),
 		noHypercalls: hideHypercalls(cfg.Workarounds, backends)}
 	defer func() {
@@ -82,6 +87,14 @@ func New(cfg Config) (_ *VM, err error) {
 			vm.Close()
 		}
 	}()
+	// Disks first: a locked or missing image fails before any real work.
+	for _, d := range cfg.Disks {
+		img, err := openDisk(d)
+		if err != nil {
+			return nil, err
+		}
+		vm.disks = append(vm.disks, img)
+	}
 	if vm.sys, err = kvm.Open(cfg.Device); err != nil {
 		return nil, fmt.Errorf("%w (run `vmm check` to see what to fix)", err)
 	}
@@ -193,6 +206,12 @@ func (vm *VM) setupDevices() error {
 	if err := vm.vm.SetGSIRouting(routes); err != nil {
 		return fmt.Errorf("set GSI routing: %w", err)
 	}
+	vm.virtio = &deviceManager{vm: vm.vm, mem: vm.mem, mmio: vm.mmio}
+	for _, img := range vm.disks {
+		if err := vm.addDisk(img); err != nil {
+			return err
+		}
+	}
 	for _, r := range regs {
 		if err := r.bus.Register(r.base, r.size, r.dev); err != nil {
 			return err
@@ -262,6 +281,12 @@ func (vm *VM) Close() {
 	}
 	if vm.testIRQ != nil {
 		vm.testIRQ.close()
+	}
+	if vm.virtio != nil {
+		vm.virtio.close() // queue workers finish their I/O before the disks close
+	}
+	for _, d := range vm.disks {
+		d.file.Close()
 	}
 	if vm.vm != nil {
 		_ = vm.vm.Close()

@@ -21,6 +21,7 @@ type runFlags struct {
 	workarounds, consoleLimit, boot               string
 	cpus                                          int
 	testExit                                      bool
+	disks                                         []string
 }
 
 func newRunCommand() *cobra.Command {
@@ -45,6 +46,7 @@ func newRunCommand() *cobra.Command {
 	fl.IntVar(&f.cpus, "cpus", 1, fmt.Sprintf("number of vCPUs (1 to %d, and no more than KVM allows)", vmm.MaxCPUs))
 	fl.StringVar(&f.console, "console", "stdio", "serial console: stdio, none, or file:PATH (created 0600, or truncated once the VM is built; never a symlink)")
 	fl.StringVar(&f.consoleLimit, "console-limit", "64M", "most guest output a file console receives (0: no limit); the rest is discarded")
+	fl.StringArrayVar(&f.disks, "disk", nil, fmt.Sprintf("virtio block device: PATH[,ro][,direct][,id=NAME][,engine=uring|sync]; repeat for up to %d disks", vmm.MaxDisks))
 	fl.BoolVar(&f.testExit, "test-exit", false, "attach the test device: a guest write to port 0xf4 becomes the exit status")
 	fl.StringVar(&f.device, "device", "/dev/kvm", "KVM device")
 	fl.StringVar(&f.workarounds, "workarounds", "auto", "kernel parameters for KVM backends that cannot run some instructions (kvm_pvm): auto, on or off")
@@ -75,6 +77,10 @@ func runVM(cmd *cobra.Command, f runFlags) error {
 	if err != nil {
 		return usagef("--console-limit: %v", err)
 	}
+	disks, err := parseDisks(f.disks)
+	if err != nil {
+		return err
+	}
 	spec, err := parseConsole(f.console)
 	if err != nil {
 		return err
@@ -83,7 +89,7 @@ func runVM(cmd *cobra.Command, f runFlags) error {
 		return err
 	}
 	cfg := vmm.Config{Device: f.device, MemSize: mem, CPUs: f.cpus, TestExit: f.testExit, Cmdline: f.cmdline,
-		Workarounds: f.workarounds, Boot: f.boot}
+		Workarounds: f.workarounds, Boot: f.boot, Disks: disks}
 	if spec.kind == "file" {
 		cfg.ConsoleLimit = consoleLimit
 	}

@@ -70,6 +70,9 @@ func (d *Device) ReadConfig(offset int, data []byte) {
 // does not offer CONFIG_WCE).
 func (d *Device) WriteConfig(int, []byte) {}
 
+// Backend names the backend serving the device, for logs.
+func (d *Device) Backend() string { return d.cfg.Backends[0].Name() }
+
 // Stats returns the device's counters.
 func (d *Device) Stats() *Stats { return d.stats }
 

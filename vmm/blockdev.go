@@ -1,0 +1,48 @@
+package vmm
+
+import (
+	"fmt"
+
+	"github.com/sirupsen/logrus"
+
+	"vmm/devices/virtio"
+	"vmm/devices/virtio/block"
+)
+
+// addDisk puts a virtio block device for img in the next virtio slot.
+func (vm *VM) addDisk(img *diskImage) error {
+	d := img.cfg
+	name := "disk " + d.ID
+	var dev *block.Device
+	slot, err := vm.virtio.add(name, 1, func(notify []int) (virtio.Device, func() error, error) {
+		be := block.NewInterim(img.file, notify[0])
+		log := func(msg string, err error) {
+			l := logrus.WithField("disk", d.ID)
+			if err != nil {
+				l = l.WithError(err)
+			}
+			l.Warn(msg)
+		}
+		var err error
+		dev, err = block.New(block.Config{ID: d.ID, ReadOnly: d.ReadOnly, Capacity: img.size / block.SectorSize,
+			BlockSize: img.blockSize(), Flush: !d.Unsafe, Backends: []block.Backend{be}, Log: log})
+		if err != nil {
+			be.Close()
+			return nil, nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return dev, dev.Close, nil
+	})
+	if err != nil {
+		return err
+	}
+	mode := "read-write"
+	if d.ReadOnly {
+		mode = "read-only"
+	}
+	if d.Direct {
+		mode += ", O_DIRECT"
+	}
+	logrus.WithFields(logrus.Fields{"disk": d.ID, "path": d.Path, "size": FormatSize(img.size), "mode": mode,
+		"backend": dev.Backend(), "mmio": fmt.Sprintf("%#x", slot.base), "gsi": slot.gsi}).Info("virtio block device")
+	return nil
+}

@@ -9,8 +9,15 @@ import (
 )
 
 // descriptor is the file descriptor behind a System, VM or VCPU. The lock
-// lets Fd race Close safely: after Close every ioctl sees -1 (EBADF), never
-// a descriptor number the process has since reused.
+// makes Fd and Close safe to call concurrently: after Close, Fd returns -1
+// and an ioctl through it fails with EBADF.
+//
+// It does not make an ioctl that has already read the number safe against
+// a concurrent Close: the ioctl runs after Fd released the lock, and could
+// reach a number the process has meanwhile closed and reused for another
+// file. That is prevented by teardown order, not here: the VMM stops and
+// joins every goroutine that can issue an ioctl on a descriptor (vCPU
+// threads, device workers) before it closes that descriptor (vmm.VM.Close).
 type descriptor struct {
 	mu sync.Mutex
 	fd int // -1 once closed; guarded by mu

@@ -21,8 +21,9 @@ type Segment struct {
 // exactly once:
 //
 //   - every next index is inside the table it indexes;
-//   - the chain, indirect entries included, has at most Size descriptors,
-//     so a loop ends in ErrChainTooLong instead of spinning;
+//   - the chain has at most Size descriptors, and an indirect table is
+//     walked at most once per entry, so a loop ends in ErrChainTooLong
+//     instead of spinning;
 //   - an indirect descriptor is allowed only with VIRTIO_F_INDIRECT_DESC,
 //     never with NEXT, never inside an indirect table, and its table is a
 //     non-zero multiple of 16 bytes, at most Size entries, in guest RAM;
@@ -35,8 +36,10 @@ func (q *Queue) ReadChain(head uint16, segs []Segment) ([]Segment, error) {
 	entries := uint32(q.Size)
 	idx := uint32(head)
 	inIndirect := false
-	for count := 0; ; count++ {
-		if count >= int(q.Size) {
+	for count := uint32(0); ; count++ {
+		// At most one visit per entry of the table being walked: more
+		// means a loop.
+		if count >= entries {
 			return segs, fmt.Errorf("%w: queue %d head %d", ErrChainTooLong, q.Index, head)
 		}
 		if idx >= entries {
@@ -63,10 +66,17 @@ func (q *Queue) ReadChain(head uint16, segs []Segment) ([]Segment, error) {
 			if err != nil {
 				return segs, fmt.Errorf("%w: queue %d head %d: indirect table %#x+%#x", ErrDescriptorMemory, q.Index, head, addr, length)
 			}
-			// The indirect table replaces the rest of the chain; its
-			// entries count towards the same limit.
+			// The indirect table replaces the rest of the chain and is
+			// walked with a limit of its own size, as QEMU does: a table
+			// of exactly Size entries is legal.
 			table, entries, idx, inIndirect = t, length/descSize, 0, true
+			count = ^uint32(0) // the loop's count++ makes it 0
 			continue
+		}
+		if len(segs) >= int(q.Size) {
+			// Buffers of the main chain and an indirect table together:
+			// still no more than the queue size.
+			return segs, fmt.Errorf("%w: queue %d head %d", ErrChainTooLong, q.Index, head)
 		}
 		m, err := q.mem.Slice(addr, uint64(length))
 		if err != nil {

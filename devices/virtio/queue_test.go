@@ -257,3 +257,18 @@ func FuzzReadChain(f *testing.F) {
 		}
 	})
 }
+
+// TestChainIndirectTableOfQueueSize: an indirect table of exactly the
+// queue's size is legal (the descriptor pointing at it does not count
+// against the table), and a loop inside a table still ends.
+func TestChainIndirectTableOfQueueSize(t *testing.T) {
+	_, _, dq, q := activeQueue(t, FeatureVersion1|FeatureIndirectDesc)
+	bufs := make([]vt.Buf, 8)
+	for i := range bufs {
+		bufs[i] = vt.Buf{Addr: 0x9000 + uint64(i)*16, Len: 16}
+	}
+	head, _ := dq.AddIndirect(bufs)
+	if segs, err := q.ReadChain(head, nil); err != nil || len(segs) != 8 {
+		t.Fatalf("a full-size indirect table: %d segments, %v", len(segs), err)
+	}
+}

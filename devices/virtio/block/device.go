@@ -123,6 +123,7 @@ func (d *Device) Close() error {
 	for _, w := range ws {
 		w.stop()
 	}
+	d.stats.flushLog()
 	var errs []error
 	for _, be := range d.cfg.Backends {
 		errs = append(errs, be.Close())

@@ -94,6 +94,18 @@ func (s *Stats) record(what string, err error) {
 	}
 }
 
+// flushLog reports errors whose warnings the rate limit suppressed in
+// the last window, which would otherwise go unmentioned.
+func (s *Stats) flushLog() {
+	s.mu.Lock()
+	n := s.dropped
+	s.dropped = 0
+	s.mu.Unlock()
+	if n > 0 && s.log != nil {
+		s.log(fmt.Sprintf("%d more guest errors not logged", n), nil)
+	}
+}
+
 // violation counts a protocol violation (the queue stops, NEEDS_RESET).
 func (s *Stats) violation(err error) {
 	s.record("guest broke the virtqueue protocol: device needs a reset", err)

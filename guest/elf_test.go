@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"vmm/internal/testutil"
 )
 
 // xenElfnotePhys32Entry is XEN_ELFNOTE_PHYS32_ENTRY from Xen's public/elfnote.h.
@@ -76,7 +78,7 @@ func builtKernel(t *testing.T) []byte {
 	t.Helper()
 	b, err := TinyKernel()
 	if errors.Is(err, ErrNotBuilt) {
-		t.Skip("guest/build/tiny.elf is missing: run `make` (make test builds it first)")
+		testutil.Missing(t, "guest/build/tiny.elf is missing: run `make` (make test builds it first)")
 	}
 	if err != nil {
 		t.Fatal(err)

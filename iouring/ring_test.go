@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"vmm/internal/testutil"
 )
 
 // newRing sets up a ring or skips when io_uring is truly unavailable here.
@@ -14,7 +16,7 @@ func newRing(t testing.TB, entries uint32, p *Params) *Ring {
 	t.Helper()
 	r, err := Setup(entries, p)
 	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
-		t.Skipf("io_uring unavailable: %v", err)
+		testutil.Missing(t, "io_uring unavailable: %v", err)
 	}
 	if err != nil {
 		t.Fatalf("Setup(%d): %v", entries, err)

@@ -14,13 +14,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"vmm/guestmem"
+	"vmm/internal/testutil"
 )
 
 // openKVM opens /dev/kvm or skips when this machine has none.
 func openKVM(t *testing.T) *System {
 	t.Helper()
 	if _, err := os.Stat(DefaultDevice); errors.Is(err, os.ErrNotExist) {
-		t.Skip("no /dev/kvm on this machine")
+		testutil.Missing(t, "no /dev/kvm on this machine")
 	}
 	s, err := Open(DefaultDevice)
 	if err != nil {

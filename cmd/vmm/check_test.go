@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"vmm/internal/testutil"
 )
 
 // TestCheckHelperProcess is not a test: when the parent test runs this
@@ -92,7 +94,7 @@ func runVMM(t *testing.T, bin string, prefix []string, args ...string) (string, 
 func needKVM(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat("/dev/kvm"); err != nil {
-		t.Skip("no /dev/kvm on this machine")
+		testutil.Missing(t, "no /dev/kvm on this machine")
 	}
 }
 
@@ -206,7 +208,7 @@ func TestCheckUnprivileged(t *testing.T) {
 	}
 	setpriv, err := exec.LookPath("setpriv")
 	if err != nil {
-		t.Skip("setpriv (util-linux) not installed")
+		testutil.Missing(t, "setpriv (util-linux) not installed")
 	}
 	bin := helperBinary(t)
 	prefix := []string{setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"}

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"vmm/internal/testutil"
 )
 
 // The kernel and initramfs built from guest/linux by
@@ -36,7 +38,7 @@ func linuxGuest(t *testing.T) (vmlinux, initramfs string) {
 	vmlinux, initramfs = filepath.Join(dir, "vmlinux"), filepath.Join(dir, "initramfs.cpio.gz")
 	for _, f := range []string{vmlinux, initramfs} {
 		if _, err := os.Stat(f); err != nil {
-			t.Skipf("Linux guest for the current guest/linux not built (%v): run `scripts/guest-linux.sh build` (make linux-guest)", err)
+			testutil.Missing(t, "Linux guest for the current guest/linux not built (%v): run `scripts/guest-linux.sh build` (make linux-guest)", err)
 		}
 	}
 	return vmlinux, initramfs

@@ -25,7 +25,7 @@ func tinyKernelPath(t *testing.T) string {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("tiny kernel not built (%v): run `make`", err)
+		testutil.Missing(t, "tiny kernel not built (%v): run `make`", err)
 	}
 	return p
 }
@@ -250,7 +250,7 @@ func TestRunDebianVmlinux(t *testing.T) {
 		t.Run(image, func(t *testing.T) {
 			path, _ := filepath.Abs("../../build/linux-debian/" + image)
 			if _, err := os.Stat(path); err != nil {
-				t.Skipf("Debian %s not fetched (%v): run scripts/guest-linux.sh (make test does)", image, err)
+				testutil.Missing(t, "Debian %s not fetched (%v): run scripts/guest-linux.sh (make test does)", image, err)
 			}
 			bootDebianUntilItStops(t, path)
 		})

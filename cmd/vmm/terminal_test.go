@@ -17,7 +17,7 @@ func needScript(t *testing.T) string {
 	t.Helper()
 	p, err := exec.LookPath("script")
 	if err != nil {
-		t.Skip("script(1) from util-linux is needed to give vmm a terminal")
+		testutil.Missing(t, "script(1) from util-linux is needed to give vmm a terminal")
 	}
 	return p
 }

@@ -8,13 +8,15 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"vmm/internal/testutil"
 )
 
 // TestRunOnThisHost runs every check for real. This machine has /dev/kvm
 // and io_uring, and the tests run as root, so everything must pass.
 func TestRunOnThisHost(t *testing.T) {
 	if _, err := os.Stat("/dev/kvm"); err != nil {
-		t.Skip("no /dev/kvm on this machine")
+		testutil.Missing(t, "no /dev/kvm on this machine")
 	}
 	if os.Geteuid() != 0 {
 		t.Skip("the all-pass expectation is for root; see cmd/vmm's unprivileged test")

@@ -2,7 +2,10 @@ package devices
 
 import (
 	"bytes"
+	"fmt"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -201,37 +204,173 @@ func TestBus(t *testing.T) {
 	}
 }
 
-// TestBusConcurrentLookups registers devices while other goroutines look
-// addresses up (run with -race).
-func TestBusConcurrentLookups(t *testing.T) {
+// access is one bus access as a device saw it.
+type access struct {
+	write  bool
+	offset uint64
+	data   []byte
+}
+
+// recordingDevice answers every read with its id in each byte and records
+// every access, so a test can tell which device an address reached and at
+// what offset.
+type recordingDevice struct {
+	id       byte
+	mu       sync.Mutex
+	accesses []access
+}
+
+func (d *recordingDevice) Read(offset uint64, data []byte) {
+	for i := range data {
+		data[i] = d.id
+	}
+	d.record(access{false, offset, nil})
+}
+
+func (d *recordingDevice) Write(offset uint64, data []byte) {
+	d.record(access{true, offset, append([]byte(nil), data...)})
+}
+
+func (d *recordingDevice) record(a access) {
+	d.mu.Lock()
+	d.accesses = append(d.accesses, a)
+	d.mu.Unlock()
+}
+
+// take returns the accesses recorded since the last call.
+func (d *recordingDevice) take() []access {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	a := d.accesses
+	d.accesses = nil
+	return a
+}
+
+// TestMMIOBusRouting checks that MMIO accesses reach the device registered
+// for their page, at the offset from that device's base, for one-page and
+// multi-page ranges, and that the neighbours of a range stay unclaimed.
+func TestMMIOBusRouting(t *testing.T) {
 	b := NewMMIOBus()
+	one := &recordingDevice{id: 1}   // 0xd0000000, one page
+	three := &recordingDevice{id: 3} // 0xd0001000, three pages
+	high := &recordingDevice{id: 7}  // above 4 GiB
+	for _, r := range []struct {
+		base, size uint64
+		dev        Device
+	}{{0xd0000000, 0x1000, one}, {0xd0001000, 0x3000, three}, {0x1_0000_0000, 0x1000, high}} {
+		if err := b.Register(r.base, r.size, r.dev); err != nil {
+			t.Fatalf("Register(%#x, %#x): %v", r.base, r.size, err)
+		}
+	}
+	for _, c := range []struct {
+		addr   uint64
+		dev    *recordingDevice
+		offset uint64
+	}{
+		{0xd0000000, one, 0},
+		{0xd0000ffc, one, 0xffc},
+		{0xd0001000, three, 0},
+		{0xd0002010, three, 0x1010}, // second page of the range
+		{0xd0003ff8, three, 0x2ff8}, // last bytes of the range
+		{0x1_0000_0004, high, 4},
+	} {
+		got := make([]byte, 4)
+		if !b.Read(c.addr, got) || !bytes.Equal(got, bytes.Repeat([]byte{c.dev.id}, 4)) {
+			t.Errorf("Read(%#x) = %x, want device %d's bytes and true", c.addr, got, c.dev.id)
+		}
+		if a := c.dev.take(); len(a) != 1 || a[0].write || a[0].offset != c.offset {
+			t.Errorf("Read(%#x): device %d saw %+v, want one read at offset %#x", c.addr, c.dev.id, a, c.offset)
+		}
+		val := []byte{0xde, 0xad, 0xbe, 0xef}
+		if !b.Write(c.addr, val) {
+			t.Errorf("Write(%#x) unclaimed", c.addr)
+		}
+		if a := c.dev.take(); len(a) != 1 || !a[0].write || a[0].offset != c.offset || !bytes.Equal(a[0].data, val) {
+			t.Errorf("Write(%#x): device %d saw %+v, want one write of %x at offset %#x", c.addr, c.dev.id, a, val, c.offset)
+		}
+	}
+	for _, addr := range []uint64{0xcffffffc, 0xd0004000, 0xc0000000, 0xffff_f000, 0x1_0000_1000, 0} {
+		got := []byte{1, 2, 3, 4}
+		if b.Read(addr, got) || !bytes.Equal(got, []byte{0xff, 0xff, 0xff, 0xff}) {
+			t.Errorf("Read(%#x) of an unclaimed page = %x, want ff ff ff ff and false", addr, got)
+		}
+		if b.Write(addr, got) {
+			t.Errorf("Write(%#x) of an unclaimed page claimed", addr)
+		}
+	}
+	for _, d := range []*recordingDevice{one, three, high} {
+		if a := d.take(); len(a) != 0 {
+			t.Errorf("device %d saw accesses meant for nobody: %+v", d.id, a)
+		}
+	}
+}
+
+// TestBusConcurrentLookups registers devices page by page while other
+// goroutines look them up (run with -race). A reader may find a page not
+// registered yet, but never another page's device; once Register has
+// returned, the page must route.
+func TestBusConcurrentLookups(t *testing.T) {
+	const pages = 200
+	const base = 0x1000
+	b := NewMMIOBus()
+	var registered atomic.Int64 // pages [0, registered) are on the bus
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
-	for i := 0; i < 4; i++ {
+	errs := make(chan string, 16)
+	var hits atomic.Int64
+	for r := 0; r < 4; r++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			buf := make([]byte, 4)
-			for {
+			for i := uint64(r); ; i = i*1103515245 + 12345 {
 				select {
 				case <-stop:
 					return
 				default:
-					b.Read(0x1000, buf)
+				}
+				done := registered.Load() // read before the lookup: these pages must route
+				page := i % pages
+				ok := b.Read(base+page*0x1000+8, buf)
+				want := byte(page)
+				switch {
+				case ok && buf[0] == want:
+					hits.Add(1)
+				case ok:
+					errs <- fmt.Sprintf("page %d reached device %d", page, buf[0])
+					return
+				case int64(page) < done:
+					errs <- fmt.Sprintf("page %d unclaimed after its Register returned", page)
+					return
+				case !bytes.Equal(buf, []byte{0xff, 0xff, 0xff, 0xff}):
+					errs <- fmt.Sprintf("unclaimed page %d read %x", page, buf)
+					return
 				}
 			}
 		}()
 	}
-	for i := uint64(0); i < 200; i++ {
-		if err := b.Register(0x1000+i*0x1000, 0x1000, NewTestDevice(nil, nil).MMIO()); err != nil {
+	for i := uint64(0); i < pages; i++ {
+		if err := b.Register(base+i*0x1000, 0x1000, &recordingDevice{id: byte(i)}); err != nil {
 			t.Fatal(err)
 		}
+		registered.Store(int64(i + 1))
 	}
 	if err := b.Register(0x100800, 0x1000, nullDevice{}); err == nil {
 		t.Fatal("MMIO bus accepted a range that is not page-aligned")
 	}
+	// Let the readers see the full bus for a moment before stopping them.
+	for start := hits.Load(); hits.Load() < start+1000 && len(errs) == 0; {
+		runtime.Gosched()
+	}
 	close(stop)
 	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if hits.Load() == 0 {
+		t.Fatal("no reader ever reached a device")
+	}
 }
 
 // nullDevice does nothing, so the benchmark measures the bus alone.

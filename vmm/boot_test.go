@@ -163,40 +163,6 @@ func TestLoadGuestErrors(t *testing.T) {
 	}
 }
 
-func TestVCPUCPUID(t *testing.T) {
-	in := []kvmCPUIDForTest{{1, 0}, {0xb, 0}, {0xb, 1}, {0x40000000, 0}, {0x40000001, 0}}
-	out := vcpuCPUID(toEntries(in), 3, 4, 2000000, true)
-	var sawTiming bool
-	for _, e := range out {
-		switch {
-		case e.Function == 1:
-			if e.EBX>>24 != 3 || e.ECX&hypervisorBit == 0 {
-				t.Fatalf("leaf 1 EBX %#x ECX %#x", e.EBX, e.ECX)
-			}
-		case e.Function == 0xb:
-			if e.EDX != 3 {
-				t.Fatalf("leaf 0xb.%d x2APIC id %d", e.Index, e.EDX)
-			}
-			if e.Index == 1 && e.EBX != 4 {
-				t.Fatalf("leaf 0xb.1 reports %d CPUs", e.EBX)
-			}
-		case e.Function == leafHypervisor:
-			if e.EBX != kvmSignatureEBX || e.EAX != leafKVMTiming {
-				t.Fatalf("hypervisor leaf %+v", e)
-			}
-		case e.Function == leafKVMTiming:
-			sawTiming = e.EAX == 2000000
-		case e.Function == leafKVMFeatures:
-			if e.EAX&kvmHypercallFeatures != 0 {
-				t.Fatalf("hypercall features still advertised: %#x", e.EAX)
-			}
-		}
-	}
-	if !sawTiming {
-		t.Fatal("no TSC frequency leaf")
-	}
-}
-
 func TestACPITables(t *testing.T) {
 	tables, err := acpiTables(MaxCPUs)
 	if err != nil {

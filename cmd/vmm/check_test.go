@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
+	"math/bits"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -161,6 +166,83 @@ func TestCheckJSON(t *testing.T) {
 		"host-is-guest", "io_uring-setup", "io_uring-opcodes", "memlock", "capabilities"} {
 		if !names[n] {
 			t.Errorf("--json lacks %q", n)
+		}
+	}
+	// The KVM extensions vmm uses, each checked by name (docs/check.md).
+	wantCaps := []string{"IRQCHIP", "USER_MEMORY", "SET_TSS_ADDR", "PIT2", "PIT_STATE2", "IOEVENTFD", "IRQFD",
+		"IRQ_ROUTING", "ADJUST_CLOCK", "MP_STATE", "VCPU_EVENTS", "XSAVE", "XCRS", "EXT_CPUID", "IMMEDIATE_EXIT"}
+	var gotCaps []string
+	for _, c := range r.Checks {
+		if n, ok := strings.CutPrefix(c.Name, "kvm-cap "); ok {
+			gotCaps = append(gotCaps, n)
+			if c.Status != "pass" {
+				t.Errorf("%s: %s %s (this host's KVM has every extension vmm needs)", c.Name, c.Status, c.Detail)
+			}
+		}
+		if c.Name == "capabilities" {
+			checkCapabilitiesDetail(t, c.Detail)
+		}
+	}
+	if !slices.Equal(gotCaps, wantCaps) {
+		t.Errorf("kvm-cap checks %q, want %q", gotCaps, wantCaps)
+	}
+}
+
+// checkCapabilitiesDetail holds the capabilities check's detail against
+// this process's CapEff, read here independently of vmm/hostcheck: the
+// named capabilities must be exactly the ones set (or, in the "all but"
+// form, exactly the ones clear).
+func checkCapabilitiesDetail(t *testing.T, detail string) {
+	t.Helper()
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^CapEff:\s*([0-9a-f]+)$`).FindSubmatch(status)
+	if m == nil {
+		t.Fatalf("no CapEff in /proc/self/status")
+	}
+	capEff, err := strconv.ParseUint(string(m[1]), 16, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, ok := strings.CutPrefix(detail, "effective: ")
+	list, _, ok2 := strings.Cut(list, " (for information")
+	if !ok || !ok2 {
+		t.Fatalf("capabilities detail %q: want \"effective: LIST (for information...)\"", detail)
+	}
+	named := map[string]bool{}
+	allBut := false
+	switch {
+	case list == "none":
+		if capEff != 0 {
+			t.Errorf("capabilities detail says none; CapEff is %#x", capEff)
+		}
+	case strings.HasPrefix(list, fmt.Sprintf("%#x, all", capEff)):
+		rest := strings.TrimPrefix(list, fmt.Sprintf("%#x, all", capEff))
+		allBut = true
+		if r, ok := strings.CutPrefix(rest, " but "); ok {
+			rest = r
+		} else if rest != "" {
+			t.Errorf("capabilities detail %q", detail)
+		}
+		for _, n := range strings.Split(rest, ",") {
+			named[n] = n != ""
+		}
+	default:
+		for _, n := range strings.Split(list, ",") {
+			named[n] = true
+		}
+		if len(named) != bits.OnesCount64(capEff) {
+			t.Errorf("capabilities detail names %d capabilities; CapEff %#x has %d", len(named), capEff, bits.OnesCount64(capEff))
+		}
+	}
+	// A few bits from include/uapi/linux/capability.h.
+	for bit, name := range map[int]string{0: "cap_chown", 1: "cap_dac_override", 12: "cap_net_admin",
+		14: "cap_ipc_lock", 21: "cap_sys_admin", 24: "cap_sys_resource", 40: "cap_checkpoint_restore"} {
+		set := capEff&(1<<bit) != 0
+		if named[name] != (set != allBut) {
+			t.Errorf("capabilities detail %q is wrong about %s (CapEff %#x)", detail, name, capEff)
 		}
 	}
 }

@@ -79,10 +79,22 @@ func TestCapabilities(t *testing.T) {
 	if _, ok := parseCapEff("CapEff:\tzz\n"); ok {
 		t.Errorf("parseCapEff accepted garbage")
 	}
-	for _, h := range []*host{{capEff: 0, capOK: true}, {capEff: 0x1fffeffffff, capOK: true}, {}} {
-		c := checkCapabilities(h)[0]
-		if c.Status != Pass || !strings.Contains(c.Detail, "no capability") {
-			t.Errorf("checkCapabilities(%#x) = %+v", h.capEff, c)
+	const note = " (for information: running VMs needs read/write access to the KVM device, no capability)"
+	for _, c := range []struct {
+		h    *host
+		want string
+	}{
+		{&host{capEff: 0, capOK: true}, "effective: none" + note},
+		{&host{capEff: 0x204002, capOK: true}, "effective: cap_dac_override,cap_ipc_lock,cap_sys_admin" + note},
+		{&host{capEff: 1<<40 | 1<<45, capOK: true}, "effective: cap_checkpoint_restore,cap_45" + note},
+		// Root in a container: every capability but CAP_SYS_RESOURCE (24).
+		{&host{capEff: 0x1fffeffffff, capOK: true}, "effective: 0x1fffeffffff, all but cap_sys_resource" + note},
+		{&host{capEff: 0x1ffffffffff, capOK: true}, "effective: 0x1ffffffffff, all" + note},
+		{&host{}, "could not read CapEff from /proc/self/status (for information only: KVM needs read/write access to the device, no capability)"},
+	} {
+		got := checkCapabilities(c.h)
+		if len(got) != 1 || got[0].Name != "capabilities" || got[0].Status != Pass || got[0].Detail != c.want {
+			t.Errorf("checkCapabilities(%#x) = %+v\nwant detail %q", c.h.capEff, got, c.want)
 		}
 	}
 }

@@ -10,8 +10,43 @@ import (
 // runOffset is the absolute kvm_run offset of a byte offset in the exit union.
 func runOffset(inUnion uintptr) uintptr { return unsafe.Offsetof(Run{}.Exit) + inUnion }
 
+// ioctlSize is the argument size an ioctl request number encodes
+// (_IOC_SIZE: 14 bits from bit 16).
+func ioctlSize(req uintptr) uintptr { return req >> 16 & (1<<14 - 1) }
+
+// abiMarker is a value no encoder writes by itself, used to find where a
+// field lands in an encoded buffer.
+const abiMarker = 0xc0ffee15
+
+// encodedCPUIDOffset is the byte offset at which encodeCPUID puts the field
+// that set marks in entry i of a kvm_cpuid2 buffer.
+func encodedCPUIDOffset(i int, set func(*CPUIDEntry2)) uintptr {
+	entries := make([]CPUIDEntry2, i+1)
+	set(&entries[i])
+	for w, v := range encodeCPUID(entries) {
+		if v == abiMarker {
+			return uintptr(w) * 4
+		}
+	}
+	return ^uintptr(0) // not encoded at all
+}
+
+// encodedMSROffset is the byte offset at which msrBuffer puts the field
+// that set marks in entry i of a kvm_msrs buffer.
+func encodedMSROffset(i int, set func(*MSREntry)) uintptr {
+	entries := make([]MSREntry, i+1)
+	set(&entries[i])
+	for w, v := range msrBuffer(entries) {
+		if v == abiMarker {
+			return uintptr(w) * 8
+		}
+	}
+	return ^uintptr(0)
+}
+
 // abiLayout is the output of testdata/abi.c compiled with gcc against the
-// kernel UAPI headers (linux-libc-dev 6.1): {what, Go value, C value}.
+// kernel UAPI headers (linux-libc-dev 6.1): {what, the value Go computes,
+// the value C computes}. TestABITablesAreCurrent re-runs abi.c.
 var abiLayout = []struct {
 	name   string
 	goVal  uintptr
@@ -171,10 +206,24 @@ var abiLayout = []struct {
 	{"kvm_run.system_event.flags", runOffset(unionSystemEventArg), 40},
 	{"kvm_run.ex.exception", runOffset(0), 32},
 	{"kvm_run.ex.error_code", runOffset(4), 36},
-	{"struct kvm_cpuid2", 2 * 4, 8},
-	{"struct kvm_msrs", 8, 8},
-	{"struct kvm_msr_list", 4, 4},
-	{"struct kvm_irq_routing", 8, 8},
+	{"struct kvm_cpuid2 (kvmGetSupportedCPUID)", ioctlSize(kvmGetSupportedCPUID), 8},
+	{"struct kvm_cpuid2 (kvmGetCPUID2)", ioctlSize(kvmGetCPUID2), 8},
+	{"struct kvm_cpuid2 (kvmSetCPUID2)", ioctlSize(kvmSetCPUID2), 8},
+	{"struct kvm_msrs (kvmGetMSRs)", ioctlSize(kvmGetMSRs), 8},
+	{"struct kvm_msrs (kvmSetMSRs)", ioctlSize(kvmSetMSRs), 8},
+	{"struct kvm_msr_list (kvmGetMSRIndexList)", ioctlSize(kvmGetMSRIndexList), 4},
+	{"struct kvm_irq_routing (kvmSetGSIRouting)", ioctlSize(kvmSetGSIRouting), 8},
+	{"kvm_cpuid2.entries[0].function", encodedCPUIDOffset(0, func(e *CPUIDEntry2) { e.Function = abiMarker }), 8},
+	{"kvm_cpuid2.entries[0].index", encodedCPUIDOffset(0, func(e *CPUIDEntry2) { e.Index = abiMarker }), 12},
+	{"kvm_cpuid2.entries[0].flags", encodedCPUIDOffset(0, func(e *CPUIDEntry2) { e.Flags = abiMarker }), 16},
+	{"kvm_cpuid2.entries[0].eax", encodedCPUIDOffset(0, func(e *CPUIDEntry2) { e.EAX = abiMarker }), 20},
+	{"kvm_cpuid2.entries[0].ebx", encodedCPUIDOffset(0, func(e *CPUIDEntry2) { e.EBX = abiMarker }), 24},
+	{"kvm_cpuid2.entries[0].ecx", encodedCPUIDOffset(0, func(e *CPUIDEntry2) { e.ECX = abiMarker }), 28},
+	{"kvm_cpuid2.entries[0].edx", encodedCPUIDOffset(0, func(e *CPUIDEntry2) { e.EDX = abiMarker }), 32},
+	{"kvm_cpuid2.entries[1].function", encodedCPUIDOffset(1, func(e *CPUIDEntry2) { e.Function = abiMarker }), 48},
+	{"kvm_msrs.entries[0].index", encodedMSROffset(0, func(e *MSREntry) { e.Index = abiMarker }), 8},
+	{"kvm_msrs.entries[0].data", encodedMSROffset(0, func(e *MSREntry) { e.Data = abiMarker }), 16},
+	{"kvm_msrs.entries[1].index", encodedMSROffset(1, func(e *MSREntry) { e.Index = abiMarker }), 24},
 	{"cpuid entry words", cpuidEntryWords * 4, 40},
 	{"routing entry words", irqRoutingEntryWords * 4, 48},
 }

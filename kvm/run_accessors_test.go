@@ -4,7 +4,6 @@ package kvm
 
 import (
 	"encoding/binary"
-	"strings"
 	"testing"
 )
 
@@ -58,10 +57,15 @@ func TestExitAndCapNames(t *testing.T) {
 	if CapIOEventFD.String() != "IOEVENTFD" || Cap(5000).String() != "CAP_5000" {
 		t.Errorf("Cap names: %q %q", CapIOEventFD, Cap(5000))
 	}
+	seen := map[string]Cap{}
 	for c, n := range capNames {
-		if n == "" || strings.ContainsAny(n, " a-z") && strings.ToUpper(n) != n {
-			t.Errorf("cap %d has a bad name %q", c, n)
+		if !capNamePattern.MatchString(n) {
+			t.Errorf("cap %d is named %q: want the header's upper-case name after KVM_CAP_", c, n)
 		}
+		if o, dup := seen[n]; dup {
+			t.Errorf("caps %d and %d are both named %q", o, c, n)
+		}
+		seen[n] = c
 	}
 }
 

@@ -1,6 +1,8 @@
 /*
  * abi.c prints the kernel's struct sizes, field offsets and ioctl numbers as
- * Go table rows; abi_unsafe_test.go holds its output as literals.
+ * Go table rows: {what, the Go expression that computes it, the C value}.
+ * abi_unsafe_test.go holds its output; TestABITablesAreCurrent compiles and
+ * runs this file and fails when the C values there are stale.
  * Regenerate with: gcc -o /tmp/abi abi.c && /tmp/abi
  */
 #include <stdio.h>
@@ -10,6 +12,13 @@
 #define S(c, g) printf("\t{\"struct %s\", unsafe.Sizeof(%s{}), %zu},\n", #c, #g, sizeof(struct c))
 #define F(c, f, g, gf) printf("\t{\"%s.%s\", unsafe.Offsetof(%s{}.%s), %zu},\n", #c, #f, #g, #gf, offsetof(struct c, f))
 #define R(f, gf) printf("\t{\"kvm_run.%s\", runOffset(%s), %zu},\n", #f, gf, offsetof(struct kvm_run, f))
+/* H: the header size an ioctl number for a flexible-array struct carries. */
+#define H(c, req) printf("\t{\"struct %s (%s)\", ioctlSize(%s), %zu},\n", #c, #req, #req, sizeof(struct c))
+/* CE, ME: where the Go encoder puts one field of the first entry. */
+#define CE(f, gf) printf("\t{\"kvm_cpuid2.entries[0].%s\", encodedCPUIDOffset(0, func(e *CPUIDEntry2) { e.%s = abiMarker }), %zu},\n", \
+			 #f, #gf, offsetof(struct kvm_cpuid2, entries[0].f))
+#define ME(f, gf) printf("\t{\"kvm_msrs.entries[0].%s\", encodedMSROffset(0, func(e *MSREntry) { e.%s = abiMarker }), %zu},\n", \
+			 #f, #gf, offsetof(struct kvm_msrs, entries[0].f))
 #define I(c, g) printf("\t{\"%s\", %s, 0x%lx},\n", #c, #g, (unsigned long)(c))
 
 int main(void) {
@@ -62,11 +71,16 @@ int main(void) {
 	R(internal.suberror, "0"); R(internal.ndata, "unionInternalNData"); R(internal.data, "unionInternalData");
 	R(fail_entry.hardware_entry_failure_reason, "0"); R(fail_entry.cpu, "unionFailEntryCPU");
 	R(system_event.type, "0"); R(system_event.flags, "unionSystemEventArg"); R(ex.exception, "0"); R(ex.error_code, "4");
-	printf("// header sizes of flexible-array structs\n");
-	printf("\t{\"struct kvm_cpuid2\", 2 * 4, %zu},\n", sizeof(struct kvm_cpuid2));
-	printf("\t{\"struct kvm_msrs\", 8, %zu},\n", sizeof(struct kvm_msrs));
-	printf("\t{\"struct kvm_msr_list\", 4, %zu},\n", sizeof(struct kvm_msr_list));
-	printf("\t{\"struct kvm_irq_routing\", 8, %zu},\n", sizeof(struct kvm_irq_routing));
+	printf("// flexible-array structs: the header size each ioctl number encodes, and where\n");
+	printf("// encodeCPUID and msrBuffer put the first entry's fields\n");
+	H(kvm_cpuid2, kvmGetSupportedCPUID); H(kvm_cpuid2, kvmGetCPUID2); H(kvm_cpuid2, kvmSetCPUID2);
+	H(kvm_msrs, kvmGetMSRs); H(kvm_msrs, kvmSetMSRs); H(kvm_msr_list, kvmGetMSRIndexList); H(kvm_irq_routing, kvmSetGSIRouting);
+	CE(function, Function); CE(index, Index); CE(flags, Flags); CE(eax, EAX); CE(ebx, EBX); CE(ecx, ECX); CE(edx, EDX);
+	printf("\t{\"kvm_cpuid2.entries[1].function\", encodedCPUIDOffset(1, func(e *CPUIDEntry2) { e.Function = abiMarker }), %zu},\n",
+	       offsetof(struct kvm_cpuid2, entries[1].function));
+	ME(index, Index); ME(data, Data);
+	printf("\t{\"kvm_msrs.entries[1].index\", encodedMSROffset(1, func(e *MSREntry) { e.Index = abiMarker }), %zu},\n",
+	       offsetof(struct kvm_msrs, entries[1].index));
 	printf("\t{\"cpuid entry words\", cpuidEntryWords * 4, %zu},\n", sizeof(struct kvm_cpuid_entry2));
 	printf("\t{\"routing entry words\", irqRoutingEntryWords * 4, %zu},\n", sizeof(struct kvm_irq_routing_entry));
 	printf("// ioctl numbers\n");

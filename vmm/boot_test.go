@@ -143,14 +143,19 @@ func TestLoadGuestErrors(t *testing.T) {
 	big, _ := ParseKernel(buildELF(elfMachineX86_64, 0x100000, []byte{1}, 0x100000, 0))
 	big.Segments[0].MemSize = 64 << 20
 	small, _ := ParseKernel(buildELF(elfMachineX86_64, 0x100000, []byte{1}, 0x100000, 0))
+	half, _ := ParseKernel(buildELF(elfMachineX86_64, 0x100000, []byte{1}, 0x100000, 0))
+	half.Segments[0].MemSize = 8 << 20 // the kernel takes 1–9 MiB of the 16
 	cases := []struct {
 		name string
 		k    *Kernel
 		cfg  Config
 		want string
 	}{
-		{"kernel larger than RAM", big, Config{KernelName: "big", CPUs: 1}, "raise --mem"},
-		{"initrd larger than RAM", small, Config{KernelName: "k", CPUs: 1, Initrd: make([]byte, 32<<20), InitrdName: "huge.img"}, "initrd huge.img"},
+		{"kernel larger than RAM", big, Config{KernelName: "big", CPUs: 1}, "kernel big needs RAM up to 0x4100000 but the guest has 16M: raise --mem"},
+		{"initrd larger than RAM", small, Config{KernelName: "k", CPUs: 1, Initrd: make([]byte, 32<<20), InitrdName: "huge.img"},
+			"initrd huge.img (32M) is larger than guest RAM below 0x1000000: raise --mem"},
+		{"initrd in RAM but not above the kernel", half, Config{KernelName: "k", CPUs: 1, Initrd: make([]byte, 9<<20), InitrdName: "mid.img"},
+			"initrd mid.img (9M) does not fit between the kernel (ends at 0x900000) and 0x1000000: raise --mem"},
 		{"command line too long", small, Config{KernelName: "k", CPUs: 1, Cmdline: strings.Repeat("x", cmdlineMax)}, "accepts at most"},
 	}
 	for _, c := range cases {

@@ -1,13 +1,15 @@
 package vmm
 
 import (
+	"bytes"
+	"debug/elf"
 	"encoding/binary"
 	"strings"
 	"testing"
 )
 
 // buildELF assembles a minimal ELF64 executable with one PT_LOAD segment at
-// paddr and, if pvh != 0, a PT_NOTE carrying XEN_ELFNOTE_PHYS32_ENTRY.
+// paddr (linked, as a vmlinux is, at a different virtual address) and, if pvh != 0, a PT_NOTE carrying XEN_ELFNOTE_PHYS32_ENTRY.
 func buildELF(machine uint16, paddr uint64, payload []byte, entry, pvh uint64) []byte {
 	le := binary.LittleEndian
 	nph := 1
@@ -30,6 +32,7 @@ func buildELF(machine uint16, paddr uint64, payload []byte, entry, pvh uint64) [
 	b[4], b[5], b[6] = elfClass64, elfDataLSB, 1
 	le.PutUint16(b[16:], elfTypeExec)
 	le.PutUint16(b[18:], machine)
+	le.PutUint32(b[20:], 1) // EV_CURRENT
 	le.PutUint64(b[24:], entry)
 	le.PutUint64(b[32:], phoff)
 	le.PutUint16(b[54:], elfPhdrSize)
@@ -37,6 +40,7 @@ func buildELF(machine uint16, paddr uint64, payload []byte, entry, pvh uint64) [
 	ph := b[phoff:]
 	le.PutUint32(ph[0:], elfPTLoad)
 	le.PutUint64(ph[8:], dataOff)
+	le.PutUint64(ph[16:], paddr+0xffffffff80000000) // a vmlinux links high; it loads at paddr
 	le.PutUint64(ph[24:], paddr)
 	le.PutUint64(ph[32:], uint64(len(payload)))
 	le.PutUint64(ph[40:], uint64(len(payload))+4096)
@@ -120,7 +124,8 @@ func TestParseKernelRejects(t *testing.T) {
 		{"empty", nil, "empty"},
 		{"random", []byte("this is not a kernel at all, just some text....."), "not a kernel"},
 		{"truncated ELF header", good[:40], "truncated ELF header"},
-		{"truncated program headers", good[:80], "truncated ELF"},
+		{"truncated program headers", good[:80], "truncated ELF: program headers run past the end of the file"},
+		{"truncated segment", good[:len(good)-1], "truncated ELF: segment 0 (offset 0x78, size 0x3) runs past the end of the file"},
 		{"aarch64", buildELF(183, 0x100000, []byte{1}, 0, 0), "AArch64"},
 		{"elf32 without a multiboot header", buildELF32(elfMachine386, 0x100000, 0x100000, []byte{1}, 0x100000), "not 64-bit"},
 		{"old bzImage", buildBzImage(0x0205, []byte{1}), "too old"},
@@ -166,11 +171,64 @@ func FuzzParseKernel(f *testing.F) {
 	})
 }
 
+// wantSegments is where the kernel image itself says its bytes go, read
+// without the VMM's parser: the PT_LOAD program headers through debug/elf,
+// or a bzImage's protected-mode code at its preferred address. ok is false
+// when the image is neither in a form this can read.
+func wantSegments(data []byte) (segs []Segment, ok bool) {
+	if f, err := elf.NewFile(bytes.NewReader(data)); err == nil {
+		for _, p := range f.Progs {
+			if p.Type != elf.PT_LOAD || p.Memsz == 0 {
+				continue
+			}
+			if p.Filesz > uint64(len(data)) {
+				return nil, false
+			}
+			b := make([]byte, p.Filesz)
+			if _, err := p.ReadAt(b, 0); err != nil && p.Filesz > 0 {
+				return nil, false
+			}
+			segs = append(segs, Segment{Addr: p.Paddr, Data: b, MemSize: p.Memsz})
+		}
+		return segs, true
+	}
+	if len(data) < 0x268 || string(data[0x202:0x206]) != "HdrS" {
+		return nil, false
+	}
+	le := binary.LittleEndian
+	sects := uint64(data[0x1f1])
+	if sects == 0 {
+		sects = 4
+	}
+	load := uint64(0x100000)
+	if le.Uint16(data[0x206:]) >= 0x020a {
+		if p := le.Uint64(data[0x258:]); p >= 0x100000 && p < 0xc0000000 {
+			load = p
+		}
+	}
+	if (sects+1)*512 >= uint64(len(data)) {
+		return nil, false
+	}
+	code := data[(sects+1)*512:]
+	size := uint64(len(code))
+	if le.Uint16(data[0x206:]) >= 0x020a {
+		size = max(size, uint64(le.Uint32(data[0x260:]))) // init_size: what the kernel needs from there
+	}
+	return []Segment{{Addr: load, Data: code, MemSize: size}}, true
+}
+
 // FuzzLoadGuest parses and loads arbitrary kernels into a small guest: no
-// input may panic or write outside guest RAM.
+// input may panic or write outside guest RAM, and whatever loads must sit in
+// guest RAM exactly where the image says (file bytes, then zeros to the
+// segment's memory size), with every other byte above 1 MiB untouched.
 func FuzzLoadGuest(f *testing.F) {
 	f.Add(buildELF(elfMachineX86_64, 0x100000, []byte{1, 2, 3}, 0x100000, 0x100010), "console=ttyS0", 2)
+	f.Add(buildELF(elfMachineX86_64, 0x200000, bytes.Repeat([]byte{7, 8, 9}, 1000), 0x200000, 0), "", 1)
 	f.Add(buildBzImage(0x020f, []byte{1, 2, 3, 4}), "x", 1)
+	f.Add(buildBzImage(0x0209, bytes.Repeat([]byte{0x5a}, 3000)), "", 1) // before pref_address: at 1 MiB
+	lowPref := buildBzImage(0x020f, bytes.Repeat([]byte{0x3c}, 5000))
+	binary.LittleEndian.PutUint64(lowPref[hdrPrefAddress:], 0x400000)
+	f.Add(lowPref, "console=ttyS0", 1)
 	f.Add(buildELF(elfMachineX86_64, 0xfffffffffffff000, []byte{1}, 0, 0), "", 1)
 	f.Add(buildKludge(0x8000, []byte{0xf4}, 0x100), "a=1", 2)
 	f.Add(buildKludge(0x1000, []byte{0xf4}, 0), "", 1)
@@ -179,12 +237,53 @@ func FuzzLoadGuest(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(mem.Close)
+	high, err := mem.Slice(highMemStart, mem.LowEnd()-highMemStart)
+	if err != nil {
+		f.Fatal(err)
+	}
+	want := make([]byte, len(high))
+	const untouched = 0xa5
 	f.Fuzz(func(t *testing.T, data []byte, cmdline string, cpus int) {
 		k, err := ParseKernel(data)
 		if err != nil {
 			return
 		}
+		for i := range high {
+			high[i] = untouched
+		}
 		cfg := &Config{KernelName: "fuzz", Cmdline: cmdline, CPUs: max(1, min(cpus, MaxCPUs)), MemSize: minMemSize}
-		_ = loadGuest(mem, k, cfg)
+		loadErr := loadGuest(mem, k, cfg)
+		segs, ok := wantSegments(data)
+		fits := ok
+		for _, s := range segs {
+			fits = fits && s.Addr >= highMemStart && s.Addr+s.MemSize >= s.Addr && s.Addr+s.MemSize <= mem.LowEnd()
+		}
+		if loadErr != nil {
+			// An ELF whose segments all fit above 1 MiB, with a plain short
+			// command line, has nothing to refuse.
+			if fits && k.Format == "ELF" && len(cmdline) < 255 && !strings.Contains(cmdline, "\x00") {
+				t.Fatalf("the image's segments fit in guest RAM, but loadGuest failed: %v", loadErr)
+			}
+			return
+		}
+		if !ok {
+			segs = k.Segments // at least hold the loader to the parser's word
+		} else if !fits {
+			t.Fatalf("loaded, but the image puts segments outside guest RAM above 1 MiB: %+v", segs)
+		}
+		for i := range want {
+			want[i] = untouched
+		}
+		for _, s := range segs {
+			dst := want[s.Addr-highMemStart : s.Addr-highMemStart+s.MemSize]
+			clear(dst[copy(dst, s.Data):])
+		}
+		if !bytes.Equal(high, want) {
+			for i := range high {
+				if high[i] != want[i] {
+					t.Fatalf("guest byte %#x is %#x, want %#x (segments %d, first at %#x)", highMemStart+i, high[i], want[i], len(segs), segs[0].Addr)
+				}
+			}
+		}
 	})
 }

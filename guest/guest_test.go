@@ -5,26 +5,24 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/sirupsen/logrus"
 
 	"vmm/guest"
 	"vmm/internal/testutil"
 	"vmm/vmm"
 )
 
-// bootTiny boots the embedded tiny kernel with the test device attached and
-// returns its exit status and serial output.
-func bootTiny(t *testing.T, cmdline string, cpus int) (int, string) {
-	t.Helper()
-	status, out, _ := bootTinyRepairs(t, cmdline, cpus)
-	return status, out
-}
-
-// bootTinyRepairs is bootTiny that also returns the VMM's emulation repair
-// counts (vmm.VM.Repairs, e.g. "clac=1 fwait=1 int3=1 ...").
+// bootTinyRepairs boots the tiny kernel and returns its exit status, serial
+// output and the VMM's emulation repair counts (vmm.VM.Repairs, e.g. "clac=1 fwait=1 int3=1 ...").
 func bootTinyRepairs(t *testing.T, cmdline string, cpus int) (int, string, string) {
 	t.Helper()
 	return bootTinyWith(t, tinyRun{cmdline: cmdline, cpus: cpus})
@@ -45,6 +43,37 @@ const tinyKernelName = "tiny.elf"
 
 func bootTinyWith(t *testing.T, r tinyRun) (int, string, string) {
 	t.Helper()
+	res := bootTinyResult(t, r)
+	return res.status, res.out, res.repairs
+}
+
+// tinyResult is what one boot of the tiny kernel left behind.
+type tinyResult struct {
+	status  int
+	out     string   // serial output
+	repairs string   // vmm.VM.Repairs
+	log     []string // the VMM's log messages, in order
+}
+
+// logRecorder is a logrus hook that keeps every message.
+type logRecorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (r *logRecorder) Levels() []logrus.Level { return logrus.AllLevels }
+
+func (r *logRecorder) Fire(e *logrus.Entry) error {
+	r.mu.Lock()
+	r.msgs = append(r.msgs, e.Message)
+	r.mu.Unlock()
+	return nil
+}
+
+// bootTinyResult boots the tiny kernel as r says, recording the VMM's log
+// as well: how the run ended (test-exit write or i8042 reset) is there.
+func bootTinyResult(t *testing.T, r tinyRun) tinyResult {
+	t.Helper()
 	kernel, err := guest.TinyKernel()
 	if errors.Is(err, guest.ErrNotBuilt) {
 		testutil.Missing(t, "guest/build/tiny.elf is missing: run `make` (make test builds it first)")
@@ -61,6 +90,14 @@ func bootTinyWith(t *testing.T, r tinyRun) (int, string, string) {
 	if r.initrdName == "" {
 		r.initrdName = "module.bin"
 	}
+	rec := &logRecorder{}
+	std := logrus.StandardLogger()
+	hooks := std.ReplaceHooks(logrus.LevelHooks{})
+	std.AddHook(rec)
+	level := std.GetLevel()
+	std.SetLevel(logrus.InfoLevel)
+	defer func() { std.ReplaceHooks(hooks); std.SetLevel(level) }()
+
 	var out testutil.SyncBuffer
 	vm, err := vmm.New(vmm.Config{
 		Kernel: kernel, KernelName: r.kernelName, Cmdline: r.cmdline, Boot: r.boot,
@@ -81,7 +118,9 @@ func bootTinyWith(t *testing.T, r tinyRun) (int, string, string) {
 	if res.Status == -1 {
 		t.Fatalf("guest did not finish within 2 minutes\nserial output:\n%s", out.String())
 	}
-	return res.Status, out.String(), vm.Repairs()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return tinyResult{status: res.Status, out: out.String(), repairs: vm.Repairs(), log: rec.msgs}
 }
 
 // outputLines returns the set of serial output lines, without trailing CRs.
@@ -93,9 +132,45 @@ func outputLines(out string) map[string]bool {
 	return lines
 }
 
+// checkOutput requires every line of want and a line matching each of
+// patterns, and fails on any FAIL line that is neither: a case that fails
+// unexpectedly must fail the test even when the summary looks right (an
+// AP's exception, say).
+func checkOutput(t *testing.T, out string, want, patterns []string) {
+	t.Helper()
+	lines := outputLines(out)
+	for _, w := range want {
+		if !lines[w] {
+			t.Errorf("no line %q in serial output", w)
+		}
+	}
+	res := make([]*regexp.Regexp, len(patterns))
+	for i, p := range patterns {
+		res[i] = regexp.MustCompile("^" + p + "$")
+		if !slices.ContainsFunc(slices.Collect(maps.Keys(lines)), res[i].MatchString) {
+			t.Errorf("no line matching %q in serial output", p)
+		}
+	}
+	for l := range lines {
+		if strings.HasPrefix(l, "FAIL") && !slices.Contains(want, l) && !slices.ContainsFunc(res, func(r *regexp.Regexp) bool { return r.MatchString(l) }) {
+			t.Errorf("unexpected %q", l)
+		}
+	}
+}
+
+// Log messages that say how the run ended.
+const (
+	logTestExit = "guest wrote to the test-exit port; stopping"
+	logReset    = "guest requested a reset through the i8042; stopping"
+)
+
+// foxLine is what the serial case prints; the Go side checks it arrived
+// intact, since the guest cannot see its own output.
+const foxLine = "serial: the quick brown fox jumps over the lazy dog 0123456789"
+
 // allCases is the serial output of a passing test=all run, in both protocols.
 var allCases = []string{
-	"cmdline: test=all expect_mem=256",
+	"cmdline: test=all expect_mem=256", foxLine,
 	"PASS serial", "PASS cmdline", "PASS bootinfo", "PASS memory", "PASS exceptions",
 	"cpu 1 up", "cpu 2 up", "cpu 3 up", "PASS smp",
 	"PASS irqfd", "PASS pio", "PASS mmio", "PASS fwcfg", "PASS pctestdev",
@@ -113,6 +188,8 @@ func TestTinyKernelUnderVMM(t *testing.T) {
 		cpus       int
 		wantStatus int
 		wantLines  []string
+		patterns   []string // regexps some line must match; FAIL lines matching them are expected
+		reset      bool     // ends through the i8042 without a summary, not through the test-exit port
 	}{
 		{
 			name: "all", cmdline: "test=all expect_mem=256", cpus: 4, wantStatus: 0,
@@ -124,15 +201,15 @@ func TestTinyKernelUnderVMM(t *testing.T) {
 		},
 		{
 			name: "demo", cmdline: "", cpus: 2, wantStatus: 0,
-			wantLines: []string{"vmm tiny kernel: booted on 2 vCPUs, 256 MiB", "cmdline: ", "PASS smp", "tiny: 5 passed, 0 failed"},
+			wantLines: []string{"vmm tiny kernel: booted on 2 vCPUs, 256 MiB", foxLine, "cmdline: ", "PASS smp", "tiny: 5 passed, 0 failed"},
 		},
 		{
 			name: "demo through multiboot", cmdline: "", boot: "multiboot", cpus: 2, wantStatus: 0,
-			wantLines: []string{"vmm tiny kernel: booted on 2 vCPUs, 256 MiB", "cmdline: ", "PASS smp", "tiny: 5 passed, 0 failed"},
+			wantLines: []string{"vmm tiny kernel: booted on 2 vCPUs, 256 MiB", foxLine, "cmdline: ", "PASS smp", "tiny: 5 passed, 0 failed"},
 		},
 		{
 			name: "deliberate failure", cmdline: "test=serial,fail", cpus: 1, wantStatus: 3,
-			wantLines: []string{"PASS serial", "FAIL fail: deliberate failure", "tiny: 1 passed, 1 failed"},
+			wantLines: []string{foxLine, "PASS serial", "FAIL fail: deliberate failure", "tiny: 1 passed, 1 failed"},
 		},
 		{
 			name: "unknown case", cmdline: "test=nosuch", cpus: 1, wantStatus: 3,
@@ -140,7 +217,7 @@ func TestTinyKernelUnderVMM(t *testing.T) {
 		},
 		{
 			name: "wrong memory expectation", cmdline: "test=memory expect_mem=512", cpus: 1, wantStatus: 3,
-			wantLines: []string{"FAIL memory: highest RAM ends at 10000000, expect_mem=512 says 20000000"},
+			wantLines: []string{"FAIL memory: highest RAM ends at 10000000, expect_mem=512 says 20000000", "tiny: 0 passed, 1 failed"},
 		},
 		{
 			name: "wrong memory expectation through fw_cfg", cmdline: "test=fwcfg expect_mem=512", cpus: 1, wantStatus: 3,
@@ -156,24 +233,37 @@ func TestTinyKernelUnderVMM(t *testing.T) {
 			wantLines: []string{"FAIL blk_id: no virtio-blk disk on the command line (virtio_mmio.device=<size>@<base>:<irq>); this case needs one that can answer GET_ID"},
 		},
 		{
-			name: "shutdown through i8042", cmdline: "test=shutdown", cpus: 1, wantStatus: 0,
-			wantLines: []string{"PASS shutdown"},
+			// The AP's exception counts against the run although the case itself passes.
+			name: "exception on a secondary CPU", cmdline: "test=apfail", cpus: 2, wantStatus: 3,
+			wantLines: []string{"cpu 1 up", "PASS apfail", "tiny: 1 passed, 1 failed"},
+			patterns:  []string{`FAIL apfail: unexpected #UD \(vector 6\) on cpu 1 at rip [0-9a-f]+, error 0, cr2 0`},
+		},
+		{
+			name: "shutdown through i8042", cmdline: "test=shutdown", cpus: 1, wantStatus: 0, reset: true,
+			wantLines: []string{"shutdown: asking the i8042 for a reset (0xfe to port 0x64)"},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			status, out, _ := bootTinyWith(t, tinyRun{cmdline: tc.cmdline, boot: tc.boot, cpus: tc.cpus})
-			lines := outputLines(out)
-			for _, want := range tc.wantLines {
-				if !lines[want] {
-					t.Errorf("no line %q in serial output", want)
+			r := bootTinyResult(t, tinyRun{cmdline: tc.cmdline, boot: tc.boot, cpus: tc.cpus})
+			checkOutput(t, r.out, tc.wantLines, tc.patterns)
+			if r.status != tc.wantStatus {
+				t.Errorf("exit status %d, want %d", r.status, tc.wantStatus)
+			}
+			// How the run ended: a reset leaves no summary line and no
+			// test-exit write, so status 0 cannot come from the guest's verdict.
+			ended, not := logTestExit, logReset
+			if tc.reset {
+				ended, not = logReset, logTestExit
+				if strings.Contains(r.out, "tiny: ") || strings.Contains(r.out, "PASS") {
+					t.Errorf("the guest kept running after its reset request (it printed a result)")
 				}
 			}
-			if status != tc.wantStatus {
-				t.Errorf("exit status %d, want %d", status, tc.wantStatus)
+			if !slices.Contains(r.log, ended) || slices.Contains(r.log, not) {
+				t.Errorf("the VMM logged %q, want %q and not %q", r.log, ended, not)
 			}
 			if t.Failed() {
-				t.Logf("serial output:\n%s", out)
+				t.Logf("serial output:\n%s", r.out)
 			}
 		})
 	}
@@ -196,8 +286,7 @@ func TestTinyKernelMultibootReports(t *testing.T) {
 	for _, cpus := range []int{1, 4} {
 		t.Run(fmt.Sprintf("%d vCPUs", cpus), func(t *testing.T) {
 			status, out, _ := bootTinyWith(t, tinyRun{cmdline: "test=bootinfo,fwcfg,smp expect_mem=256", boot: "multiboot", cpus: cpus, initrd: module})
-			lines := outputLines(out)
-			for _, want := range []string{
+			checkOutput(t, out, []string{
 				"bootinfo: booted through multiboot",
 				"bootinfo: argv0 " + tinyKernelName,
 				"bootinfo: mem_lower 639 KiB",
@@ -206,11 +295,7 @@ func TestTinyKernelMultibootReports(t *testing.T) {
 				fmt.Sprintf("fwcfg: %d CPUs, at most %d, 256 MiB RAM", cpus, cpus),
 				fmt.Sprintf("smp: %d CPUs, BSP is APIC id 0", cpus),
 				"tiny: 3 passed, 0 failed",
-			} {
-				if !lines[want] {
-					t.Errorf("no line %q in serial output", want)
-				}
-			}
+			}, nil)
 			if status != 0 {
 				t.Errorf("exit status %d, want 0", status)
 			}
@@ -267,12 +352,7 @@ func TestTinyKernelBootProtocols(t *testing.T) {
 // runs them itself, no repair may be counted at all.
 func TestTinyKernelRepairedInstructions(t *testing.T) {
 	status, out, repairs := bootTinyRepairs(t, "test=int3,intn,fwait,clacstac", 1)
-	lines := outputLines(out)
-	for _, want := range []string{"PASS int3", "PASS intn", "PASS fwait", "PASS clacstac", "tiny: 4 passed, 0 failed"} {
-		if !lines[want] {
-			t.Errorf("no line %q in serial output", want)
-		}
-	}
+	checkOutput(t, out, []string{"PASS int3", "PASS intn", "PASS fwait", "PASS clacstac", "tiny: 4 passed, 0 failed"}, nil)
 	if status != 0 {
 		t.Errorf("exit status %d, want 0", status)
 	}

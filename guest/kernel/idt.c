@@ -1,7 +1,8 @@
 /*
  * idt.c: the interrupt descriptor table, shared by every CPU, and the C side
  * of trap dispatch. A vector's handler returns true when it dealt with the
- * trap; anything unhandled is reported and ends the run as a failure.
+ * trap; anything unhandled is reported and ends the run as a failure (on an
+ * AP: that AP halts and the BSP counts the failure when the run ends).
  */
 #include "tiny.h"
 
@@ -85,7 +86,9 @@ void trap_dispatch(struct trap_frame *f)
 	kprintf_nolock("FAIL %s: unexpected %s (vector %u) on cpu %u at rip %lx, error %lx, cr2 %lx\n",
 		       current_test ? current_test : "boot", v < 32 && names[v] ? names[v] : "interrupt",
 		       (unsigned)v, cpu, f->rip, f->error, read_cr2());
-	if (cpu != bsp_id)
+	if (cpu != bsp_id) {
+		__atomic_add_fetch(&ap_failures, 1, __ATOMIC_ACQ_REL); /* finish() counts it */
 		halt_forever();
+	}
 	finish(1);
 }

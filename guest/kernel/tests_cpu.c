@@ -151,6 +151,26 @@ const char *test_smp(void)
 	return NULL;
 }
 
+/*
+ * test_apfail makes one AP take an exception nobody expects, after it checks
+ * in. The case itself passes once the AP has reported it; the run must then
+ * end as failed, which is what this case exists to show (it is not in all).
+ */
+const char *test_apfail(void)
+{
+	u32 before = __atomic_load_n(&ap_failures, __ATOMIC_ACQUIRE);
+	__atomic_store_n(&ap_fault_next, 1, __ATOMIC_RELEASE);
+	const char *why = test_smp();
+	if (why)
+		return why;
+	u64 deadline = rdtsc() + cycles_from_us(3000000);
+	while (__atomic_load_n(&ap_failures, __ATOMIC_ACQUIRE) == before && rdtsc() < deadline)
+		cpu_relax();
+	if (__atomic_load_n(&ap_failures, __ATOMIC_ACQUIRE) == before)
+		return "no AP reported the ud2 it was told to execute (needs 2 or more CPUs)";
+	return NULL;
+}
+
 const char *test_irqfd(void)
 {
 	lapic_enable();

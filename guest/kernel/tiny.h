@@ -191,6 +191,8 @@ trap_handler_t trap_set_handler(u8 vector, trap_handler_t h);
 void ap_main(void);
 extern volatile u32 ap_next_slot;
 extern volatile u32 ap_checked_in;
+extern volatile u32 ap_failures;
+extern volatile u32 ap_fault_next;
 
 /* main.c */
 extern const char *current_test;
@@ -213,6 +215,7 @@ const char *test_intn(void);
 const char *test_fwait(void);
 const char *test_clacstac(void);
 const char *test_fail(void);
+const char *test_apfail(void);
 const char *test_shutdown(void);
 const char *test_bootinfo(void);
 const char *test_fwcfg(void);

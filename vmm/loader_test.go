@@ -171,6 +171,17 @@ func FuzzParseKernel(f *testing.F) {
 	})
 }
 
+// fill sets every byte of b to v, by doubling copies.
+func fill(b []byte, v byte) {
+	if len(b) == 0 {
+		return
+	}
+	b[0] = v
+	for n := 1; n < len(b); n *= 2 {
+		copy(b[n:], b[:n])
+	}
+}
+
 // wantSegments is where the kernel image itself says its bytes go, read
 // without the VMM's parser: the PT_LOAD program headers through debug/elf,
 // or a bzImage's protected-mode code at its preferred address. ok is false
@@ -220,7 +231,8 @@ func wantSegments(data []byte) (segs []Segment, ok bool) {
 // FuzzLoadGuest parses and loads arbitrary kernels into a small guest: no
 // input may panic or write outside guest RAM, and whatever loads must sit in
 // guest RAM exactly where the image says (file bytes, then zeros to the
-// segment's memory size), with every other byte above 1 MiB untouched.
+// segment's memory size), with every other byte above 1 MiB untouched and no
+// boot structure over the kernel below it.
 func FuzzLoadGuest(f *testing.F) {
 	f.Add(buildELF(elfMachineX86_64, 0x100000, []byte{1, 2, 3}, 0x100000, 0x100010), "console=ttyS0", 2)
 	f.Add(buildELF(elfMachineX86_64, 0x200000, bytes.Repeat([]byte{7, 8, 9}, 1000), 0x200000, 0), "", 1)
@@ -237,31 +249,35 @@ func FuzzLoadGuest(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(mem.Close)
-	high, err := mem.Slice(highMemStart, mem.LowEnd()-highMemStart)
+	ram, err := mem.Slice(0, mem.LowEnd())
 	if err != nil {
 		f.Fatal(err)
 	}
-	want := make([]byte, len(high))
+	want := make([]byte, len(ram))
 	const untouched = 0xa5
 	f.Fuzz(func(t *testing.T, data []byte, cmdline string, cpus int) {
 		k, err := ParseKernel(data)
 		if err != nil {
 			return
 		}
-		for i := range high {
-			high[i] = untouched
-		}
+		fill(ram, untouched)
 		cfg := &Config{KernelName: "fuzz", Cmdline: cmdline, CPUs: max(1, min(cpus, MaxCPUs)), MemSize: minMemSize}
 		loadErr := loadGuest(mem, k, cfg)
 		segs, ok := wantSegments(data)
+		// Only multiboot kernels may load below 1 MiB (around the VMM's
+		// boot structures, which loadGuest checks).
+		bottom := uint64(highMemStart)
+		if k.Protocol == BootMultiboot {
+			bottom = 0
+		}
 		fits := ok
 		for _, s := range segs {
-			fits = fits && s.Addr >= highMemStart && s.Addr+s.MemSize >= s.Addr && s.Addr+s.MemSize <= mem.LowEnd()
+			fits = fits && s.Addr >= bottom && s.Addr+s.MemSize >= s.Addr && s.Addr+s.MemSize <= mem.LowEnd()
 		}
 		if loadErr != nil {
-			// An ELF whose segments all fit above 1 MiB, with a plain short
-			// command line, has nothing to refuse.
-			if fits && k.Format == "ELF" && len(cmdline) < 255 && !strings.Contains(cmdline, "\x00") {
+			// A PVH or Linux ELF whose segments all fit above 1 MiB, with a
+			// plain short command line, has nothing to refuse.
+			if fits && k.Format == "ELF" && k.Protocol != BootMultiboot && len(cmdline) < 255 && !strings.Contains(cmdline, "\x00") {
 				t.Fatalf("the image's segments fit in guest RAM, but loadGuest failed: %v", loadErr)
 			}
 			return
@@ -269,19 +285,27 @@ func FuzzLoadGuest(f *testing.F) {
 		if !ok {
 			segs = k.Segments // at least hold the loader to the parser's word
 		} else if !fits {
-			t.Fatalf("loaded, but the image puts segments outside guest RAM above 1 MiB: %+v", segs)
+			t.Fatalf("loaded, but the image puts segments outside guest RAM: %+v", segs)
 		}
-		for i := range want {
-			want[i] = untouched
-		}
+		fill(want, untouched)
 		for _, s := range segs {
-			dst := want[s.Addr-highMemStart : s.Addr-highMemStart+s.MemSize]
+			dst := want[s.Addr : s.Addr+s.MemSize]
 			clear(dst[copy(dst, s.Data):])
 		}
-		if !bytes.Equal(high, want) {
-			for i := range high {
-				if high[i] != want[i] {
-					t.Fatalf("guest byte %#x is %#x, want %#x (segments %d, first at %#x)", highMemStart+i, high[i], want[i], len(segs), segs[0].Addr)
+		// Above 1 MiB every byte is the kernel's or untouched; below, the
+		// VMM writes its boot structures, but never over the kernel.
+		check := [][2]uint64{{highMemStart, uint64(len(ram))}}
+		for _, s := range segs {
+			if s.Addr < highMemStart {
+				check = append(check, [2]uint64{s.Addr, min(s.Addr+s.MemSize, highMemStart)})
+			}
+		}
+		for _, r := range check {
+			if got, exp := ram[r[0]:r[1]], want[r[0]:r[1]]; !bytes.Equal(got, exp) {
+				for j := range got {
+					if got[j] != exp[j] {
+						t.Fatalf("guest byte %#x is %#x, want %#x (%d segments, the first at %#x)", r[0]+uint64(j), got[j], exp[j], len(segs), segs[0].Addr)
+					}
 				}
 			}
 		}

@@ -175,7 +175,7 @@ func TestRunBadInput(t *testing.T) {
 		{"ELF for another machine", []string{"--kernel", writeFile(t, "arm.elf", aarch64)}, 1, "AArch64, not x86-64"},
 		{"bzImage too old", []string{"--kernel", writeFile(t, "old.bz", oldBz)}, 1, "boot protocol 2.04 is too old"},
 		{"kernel larger than RAM", []string{"--kernel", writeFile(t, "big.elf", pvhELF([]byte{0xf4}, 64<<20)), "--mem", "32M"}, 1, "needs RAM up to 0x4100000 but the guest has 32M: raise --mem"},
-		{"initrd larger than RAM", []string{"--kernel", tiny, "--mem", "16M", "--initrd", writeFile(t, "big.img", make([]byte, 20<<20))}, 1, "big.img (20M) is larger than guest RAM below 0x1000000: raise --mem"},
+		{"initrd larger than RAM", []string{"--kernel", tiny, "--mem", "16M", "--initrd", writeFile(t, "big.img", make([]byte, 20<<20))}, 1, "big.img is 20M, more than the guest's 16M of RAM: raise --mem"},
 		{"missing initrd", []string{"--kernel", tiny, "--initrd", filepath.Join(dir, "no.img")}, 1, "initrd " + filepath.Join(dir, "no.img") + " does not exist"},
 		{"mem not a size", []string{"--mem", "lots"}, 2, "--mem"},
 		{"mem too small", []string{"--kernel", tiny, "--mem", "1M"}, 1, "too small"},

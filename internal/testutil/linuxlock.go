@@ -26,7 +26,10 @@ const lockWaitReport = time.Minute
 // when t ends. If a process this test runs under already holds it (the
 // whole `go test` run wrapped in flock(1)), the test goes ahead under that
 // lock instead of waiting for itself forever.
-func LockLinuxBoot(t testing.TB) { lockExclusive(t, LinuxBootLock) }
+func LockLinuxBoot(t testing.TB) {
+	t.Helper()
+	lockExclusive(t, LinuxBootLock)
+}
 
 func lockExclusive(t testing.TB, path string) {
 	t.Helper()

@@ -57,11 +57,11 @@ func benchFile(b *testing.B) string {
 // benchRig is a device with preallocated request slots on the driver side,
 // so the driver allocates nothing per request either.
 type benchRig struct {
-	mem   *guestmem.Memory
-	dev   *Device
-	drv   *vt.Driver
-	q     *vt.Queue
-	irqfd int
+	mem      *guestmem.Memory
+	dev      *Device
+	drv      *vt.Driver
+	q        *vt.Queue
+	irqfd    int
 	slots    []benchSlot
 	free     []int
 	lastUsed uint16

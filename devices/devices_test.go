@@ -403,3 +403,27 @@ func BenchmarkBusLookup(b *testing.B) {
 		})
 	})
 }
+
+// TestSerialCounts: only bytes that really cross the UART count, not
+// divisor-latch accesses or loopback.
+func TestSerialCounts(t *testing.T) {
+	s := NewSerial(nil, nil)
+	for _, c := range []byte("abc") {
+		wr(s, uartRBR, c)
+	}
+	wr(s, uartLCR, lcrDLAB)
+	wr(s, uartRBR, 0x01) // divisor, not output
+	_ = rd(s, uartRBR)   // divisor, not input
+	wr(s, uartLCR, 0x03)
+	s.Enqueue([]byte("xy"))
+	_, _ = rd(s, uartRBR), rd(s, uartRBR)
+	_ = rd(s, uartRBR) // empty: nothing received
+	wr(s, uartMCR, mcrLoop)
+	wr(s, uartRBR, 'z') // loopback: not transmitted, but received
+	if b := rd(s, uartRBR); b != 'z' {
+		t.Fatalf("loopback read %q", b)
+	}
+	if out, in := s.Counts(); out != 3 || in != 3 {
+		t.Fatalf("counts out %d in %d, want 3 and 3 (2 from the host, 1 looped back)", out, in)
+	}
+}

@@ -3,6 +3,7 @@ package devices
 import (
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // 8250/16550A UART register offsets and bits (see the PC16550D datasheet).
@@ -62,7 +63,14 @@ type Serial struct {
 	thrIntr bool // THRE interrupt pending (cleared by reading IIR or writing THR)
 	rx      []byte
 	level   bool
+
+	// Bytes the guest wrote to THR (out) and read from RBR (in), for
+	// metrics; read without the lock.
+	bytesOut, bytesIn atomic.Uint64
 }
+
+// Counts returns how many bytes the guest has transmitted and received.
+func (s *Serial) Counts() (out, in uint64) { return s.bytesOut.Load(), s.bytesIn.Load() }
 
 // NewSerial returns a UART that writes guest output to out (nil discards)
 // and signals irq (nil for none). out is called with the device lock held,
@@ -125,6 +133,7 @@ func (s *Serial) readReg(offset uint64) uint8 {
 		}
 		b := s.rx[0]
 		s.rx = s.rx[1:]
+		s.bytesIn.Add(1)
 		if len(s.rx) == 0 {
 			s.rx = nil // let the backing array go
 		}
@@ -185,6 +194,7 @@ func (s *Serial) writeReg(offset uint64, v uint8) {
 			// The console reports its own failures; the UART carries on.
 			s.tx[0] = v
 			_, _ = s.out.Write(s.tx[:])
+			s.bytesOut.Add(1)
 		}
 		s.thrIntr = true // THR is empty again at once
 	case uartIER:

@@ -234,6 +234,9 @@ const char *test_blk_qd64(void);
 const char *test_blk_reset(void);
 const char *test_blk_perf(void);
 const char *test_blk_crash(void);
+/* tests_host.c: read or driven by host tools (vmm check, the API's SendCtrlAltDel); run only by name. */
+const char *test_speed(void);
+const char *test_ctrlaltdel(void);
 
 /* boot.S / traps.S / linker.ld symbols */
 extern char ap_tramp_start[], ap_tramp_end[];

@@ -25,7 +25,7 @@ func (vm *VM) addDisk(img *diskImage) error {
 		}
 		var err error
 		dev, err = block.New(block.Config{ID: d.ID, ReadOnly: d.ReadOnly, Capacity: img.size / block.SectorSize,
-			BlockSize: img.blockSize(), Flush: !d.Unsafe, Backends: []block.Backend{be}, Log: log})
+			BlockSize: img.blockSize(), Flush: !d.Unsafe, Unsafe: d.Unsafe, Backends: []block.Backend{be}, Log: log})
 		if err != nil {
 			be.Close()
 			return nil, nil, fmt.Errorf("%s: %w", name, err)

@@ -54,7 +54,7 @@ func (c *Config) features() uint64 {
 	} else {
 		f |= FeatureDiscard | FeatureWriteZeroes
 	}
-	if c.Flush {
+	if c.Flush && !c.Unsafe {
 		f |= FeatureFlush
 	}
 	return f

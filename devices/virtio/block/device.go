@@ -21,6 +21,10 @@ type Config struct {
 	// Flush offers VIRTIO_BLK_F_FLUSH. Without it negotiated the device
 	// writes through (every write durable before it completes).
 	Flush bool
+	// Unsafe offers no FLUSH and does not write through either: nothing
+	// the guest writes is made durable by the device (Firecracker's
+	// cache_type "Unsafe"). It overrides Flush.
+	Unsafe bool
 	// Backends has one backend per queue (the device has one queue). The
 	// device owns them from New on and closes them in Close.
 	Backends []Backend
@@ -33,8 +37,9 @@ type Device struct {
 	cfg   Config
 	stats *Stats
 
-	mu      sync.Mutex // guards workers and resetting
+	mu      sync.Mutex // guards cfg's Backends and Capacity, workers, and replace's fields
 	workers []*worker
+	replace replaceState
 }
 
 // New returns a block device. It takes ownership of cfg.Backends.
@@ -45,7 +50,9 @@ func New(cfg Config) (*Device, error) {
 	if len(cfg.ID) > IDLength {
 		return nil, fmt.Errorf("block: id %q is longer than %d bytes", cfg.ID, IDLength)
 	}
-	return &Device{cfg: cfg, stats: newStats(cfg.Log)}, nil
+	d := &Device{cfg: cfg, stats: newStats(cfg.Log)}
+	d.replace.shown = cfg.Capacity
+	return d, nil
 }
 
 // Type implements virtio.Device.
@@ -62,7 +69,11 @@ func (d *Device) ConfigSize() int { return configSize }
 
 // ReadConfig implements virtio.Device.
 func (d *Device) ReadConfig(offset int, data []byte) {
-	c := d.cfg.configSpace()
+	d.mu.Lock()
+	cfg := d.cfg
+	cfg.Capacity = d.replace.shown
+	d.mu.Unlock()
+	c := cfg.configSpace()
 	copy(data, c[offset:])
 }
 
@@ -71,7 +82,11 @@ func (d *Device) ReadConfig(offset int, data []byte) {
 func (d *Device) WriteConfig(int, []byte) {}
 
 // Backend names the backend serving the device, for logs.
-func (d *Device) Backend() string { return d.cfg.Backends[0].Name() }
+func (d *Device) Backend() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cfg.Backends[0].Name()
+}
 
 // Stats returns the device's counters.
 func (d *Device) Stats() *Stats { return d.stats }
@@ -87,7 +102,8 @@ func (d *Device) Activate(a virtio.Activation) error {
 	if !q.Ready {
 		return fmt.Errorf("%w: queue 0 is not ready", virtio.ErrQueueLayout)
 	}
-	dk := &disk{capacity: d.cfg.Capacity, blockSize: d.cfg.blockSize(), readOnly: d.cfg.ReadOnly, features: a.Features}
+	dk := &disk{capacity: d.cfg.Capacity, blockSize: d.cfg.blockSize(), readOnly: d.cfg.ReadOnly, features: a.Features,
+		unsafe: d.cfg.Unsafe}
 	w := newWorker(q, d.cfg.Backends[0], a.IRQ, dk, d.cfg.ID, d.stats, a.NeedsReset)
 	d.workers = append(d.workers, w)
 	go w.run()
@@ -119,6 +135,7 @@ func (d *Device) Close() error {
 	d.mu.Lock()
 	ws := d.workers
 	d.workers = nil
+	d.replace.closed = true
 	d.mu.Unlock()
 	for _, w := range ws {
 		w.stop()

@@ -34,6 +34,7 @@ type rig struct {
 type rigOptions struct {
 	readOnly bool
 	noFlush  bool
+	unsafe   bool
 	features uint64 // driver's wish; 0 = everything offered
 	size     int64
 }
@@ -78,7 +79,7 @@ func newRig(t testing.TB, opts rigOptions) *rig {
 	r := &rig{t: t, mem: mem, file: f, kick: kick, irqfd: irqfd}
 	be := newTestBackend(t, f, kick)
 	r.dev, err = New(Config{ID: "test-disk", ReadOnly: opts.readOnly, Capacity: uint64(opts.size) / SectorSize,
-		BlockSize: SectorSize, Flush: !opts.noFlush, Backends: []Backend{be}})
+		BlockSize: SectorSize, Flush: !opts.noFlush, Unsafe: opts.unsafe, Backends: []Backend{be}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,6 +315,36 @@ func TestDeviceWritesThroughWithoutFlush(t *testing.T) {
 	defer rec.mu.Unlock()
 	if len(rec.durable) != 1 || !rec.durable[0] {
 		t.Fatalf("durable flags %v: without FLUSH every write must be durable", rec.durable)
+	}
+}
+
+// TestDeviceUnsafeNeitherFlushesNorWritesThrough: an Unsafe disk (cache_type
+// Unsafe) offers no FLUSH, and its writes are not durable either.
+func TestDeviceUnsafeNeitherFlushesNorWritesThrough(t *testing.T) {
+	rec := &recordingBackend{}
+	orig := newTestBackend
+	newTestBackend = func(t testing.TB, f *os.File, kick int) Backend {
+		rec.Backend = orig(t, f, kick)
+		return rec
+	}
+	defer func() { newTestBackend = orig }()
+	r := newRig(t, rigOptions{unsafe: true})
+	if r.dev.Features()&FeatureFlush != 0 {
+		t.Fatalf("features %#x offer FLUSH on an Unsafe disk", r.dev.Features())
+	}
+	buf := r.drv.Alloc(512, 512)
+	head, st := r.request(TypeOut, 0, []vt.Buf{{Addr: buf, Len: 512}})
+	if s, _ := r.wait(head, st); s != StatusOK {
+		t.Fatalf("status %d", s)
+	}
+	head, st = r.request(TypeFlush, 0, nil)
+	if s, _ := r.wait(head, st); s != StatusUnsupp {
+		t.Fatalf("flush on an Unsafe disk: status %d, want UNSUPP", s)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.durable) != 1 || rec.durable[0] {
+		t.Fatalf("durable flags %v: an Unsafe disk must not write through", rec.durable)
 	}
 }
 

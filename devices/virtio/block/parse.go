@@ -48,6 +48,7 @@ type disk struct {
 	blockSize uint32
 	readOnly  bool
 	features  uint64 // negotiated
+	unsafe    bool   // Config.Unsafe: writes never need to be durable
 }
 
 // parse turns a descriptor chain (already walked and bounds-checked by

@@ -2,6 +2,7 @@ package block
 
 import (
 	"errors"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -30,6 +31,12 @@ type worker struct {
 
 	stopping atomic.Bool
 	exited   chan struct{}
+
+	// pending is a backend replacement waiting for the queue to go idle
+	// (Device.Replace); beMu guards be against other goroutines' reads
+	// (stop, Replace) while the worker swaps it.
+	pending atomic.Pointer[swap]
+	beMu    sync.Mutex
 }
 
 // slot is one request's state while it is in flight.
@@ -54,15 +61,26 @@ func newWorker(q *virtio.Queue, be Backend, irq *virtio.Interrupt, d *disk, id s
 // the backend, complete what finished, interrupt the guest when it asked.
 func (w *worker) run() {
 	defer close(w.exited)
+	defer w.retireOnExit()
 	look := true // the driver may have queued requests before its first kick
 	for {
+		swapping := w.pending.Load() != nil
 		if look && !w.stopping.Load() && !w.broken {
-			w.drain()
+			if swapping {
+				w.startRetries() // finish what was taken; take nothing new
+			} else {
+				w.drain()
+			}
 		}
 		if err := w.be.Submit(); err != nil {
 			w.stats.backendError(err)
 		}
 		w.publish()
+		if swapping && !w.stopping.Load() && w.be.InFlight() == 0 && len(w.retry) == 0 {
+			w.finishSwap()
+			look = true // requests the driver queued meanwhile
+			continue
+		}
 		if w.stopping.Load() && w.be.InFlight() == 0 {
 			return
 		}
@@ -152,8 +170,9 @@ func (w *worker) process(head uint16) bool {
 		return true
 	case TypeOut, TypeDiscard, TypeWriteZeroes:
 		// Without FLUSH negotiated the driver cannot ask for durability,
-		// so every write must be durable when it completes.
-		s.req.Durable = w.disk.features&FeatureFlush == 0
+		// so every write must be durable when it completes, unless the
+		// disk was configured not to care.
+		s.req.Durable = w.disk.features&FeatureFlush == 0 && !w.disk.unsafe
 	}
 	return w.start(head)
 }
@@ -243,6 +262,13 @@ func (w *worker) violation(err error) {
 // and exit; it returns once it has.
 func (w *worker) stop() {
 	w.stopping.Store(true)
-	_ = w.be.Wake()
+	w.wake()
 	<-w.exited
+}
+
+// wake makes the worker's Wait return. Safe from any goroutine.
+func (w *worker) wake() {
+	w.beMu.Lock()
+	_ = w.be.Wake()
+	w.beMu.Unlock()
 }

@@ -15,7 +15,7 @@ func (vm *VM) addDisk(img *diskImage) error {
 	name := "disk " + d.ID
 	var dev *block.Device
 	slot, err := vm.virtio.add(name, 1, func(notify []int) (virtio.Device, func() error, error) {
-		be := block.NewInterim(img.file, notify[0])
+		be := newDiskBackend(img, notify[0])
 		log := func(msg string, err error) {
 			l := logrus.WithField("disk", d.ID)
 			if err != nil {
@@ -35,6 +35,7 @@ func (vm *VM) addDisk(img *diskImage) error {
 	if err != nil {
 		return err
 	}
+	vm.attached = append(vm.attached, &attachedDisk{img: img, dev: dev, slot: slot})
 	mode := "read-write"
 	if d.ReadOnly {
 		mode = "read-only"
@@ -45,4 +46,10 @@ func (vm *VM) addDisk(img *diskImage) error {
 	logrus.WithFields(logrus.Fields{"disk": d.ID, "path": d.Path, "size": FormatSize(img.size), "mode": mode,
 		"backend": dev.Backend(), "mmio": fmt.Sprintf("%#x", slot.base), "gsi": slot.gsi}).Info("virtio block device")
 	return nil
+}
+
+// newDiskBackend returns the backend that serves img, woken by notifyFD
+// (the queue's ioeventfd).
+func newDiskBackend(img *diskImage, notifyFD int) block.Backend {
+	return block.NewInterim(img.file, notifyFD)
 }

@@ -129,12 +129,13 @@ func (vm *VM) vcpuMain(t *vcpuThread, ready chan<- error, start <-chan struct{})
 		return
 	default:
 	}
+	vm.timing.markFirstRun()
 	err = vm.runLoop(c)
 	var req exitRequest
 	switch {
 	case errors.Is(err, errStopped):
 	case errors.As(err, &req):
-		vm.Stop(Result{Status: req.status})
+		vm.Stop(Result{Status: req.status, Reason: exitRequestReason(c.RunData())})
 	case err != nil:
 		vm.Stop(Result{Status: 1, Err: err})
 	}
@@ -163,6 +164,7 @@ func (vm *VM) runLoop(c *kvm.VCPU) error {
 			logStoppedAt(c)
 			return errStopped
 		}
+		vm.exits[c.ID()].count(run)
 		switch reason := run.ExitReason; reason {
 		case kvm.ExitIO:
 			dir, size, port, count, _ := run.IO()

@@ -18,6 +18,7 @@ import (
 const (
 	serialPort     = 0x3f8
 	serialIRQ      = 4
+	i8042IRQ       = 1    // the keyboard's ISA IRQ
 	testIRQGSI     = 24   // first GSI past the IOAPIC's pins
 	testIRQVector  = 0x40 // vector the test kernel expects
 	ioapicPins     = 24
@@ -41,18 +42,19 @@ type VM struct {
 	virtio         *deviceManager
 	repairs        *repairCounters
 	noHypercalls   bool // hide VMCALL-based PV features (kvm_pvm)
+	i8042          *devices.I8042
+	exits          []vcpuExits // by vCPU id
+	timing         runTiming
+
+	diskMu      sync.Mutex      // guards attached, disks after New, disksClosed
+	attached    []*attachedDisk // the disks' devices, in Config.Disks order
+	disksClosed bool
 
 	stopOnce sync.Once
 	stopped  chan struct{}
 	result   Result
 	vcpusMu  sync.Mutex
 	vcpus    []*vcpuThread
-}
-
-// Result is how a VM ended: the process exit status and, for failures, why.
-type Result struct {
-	Status int
-	Err    error
 }
 
 // New validates cfg, parses the kernel, creates the VM and loads the guest.
@@ -81,7 +83,7 @@ func New(cfg Config) (_ *VM, err error) {
 	// Devices are found through the command line (and the ACPI DSDT).
 	cfg.Cmdline = strings.TrimSpace(cfg.Cmdline + virtioCmdline(len(cfg.Disks)))
 	vm := &VM{cfg: cfg, kernel: k, stopped: make(chan struct{}), repairs: newRepairCounters(),
-		noHypercalls: hideHypercalls(cfg.Workarounds, backends)}
+		noHypercalls: hideHypercalls(cfg.Workarounds, backends), exits: make([]vcpuExits, cfg.CPUs)}
 	defer func() {
 		if err != nil {
 			vm.Close()
@@ -169,8 +171,10 @@ func (vm *VM) setupDevices() error {
 	vm.serial = devices.NewSerial(vm.console, irqLine{vm.vm, serialIRQ})
 	i8042 := devices.NewI8042(func() {
 		logrus.Info("guest requested a reset through the i8042; stopping")
-		vm.Stop(Result{Status: 0})
+		vm.Stop(Result{Status: 0, Reason: ReasonReset})
 	})
+	i8042.ConnectIRQ(irqLine{vm.vm, i8042IRQ})
+	vm.i8042 = i8042
 	regs := []attachment{
 		{vm.pio, serialPort, devices.SerialSize, vm.serial},
 		{vm.pio, devices.I8042DataPort, 1, i8042.Port(devices.I8042DataPort)},
@@ -194,7 +198,7 @@ func (vm *VM) setupDevices() error {
 		td := devices.NewTestDevice(func(value uint32) {
 			status := TestExitStatus(value)
 			logrus.WithFields(logrus.Fields{"value": value, "status": status}).Info("guest wrote to the test-exit port; stopping")
-			vm.Stop(Result{Status: status})
+			vm.Stop(Result{Status: status, Reason: ReasonTestExit, TestExitValue: value})
 		}, vm.testIRQ.request)
 		pc := devices.NewPCTestDev(vm.ioapicLines(devices.PCTestIRQLines))
 		regs = append(regs,
@@ -256,7 +260,8 @@ func (vm *VM) Serial() *devices.Serial { return vm.serial }
 // Stop ends the VM with r; the first call wins. Safe from any goroutine.
 func (vm *VM) Stop(r Result) {
 	vm.stopOnce.Do(func() {
-		vm.result = r
+		vm.timing.markStopped()
+		vm.result = r.withReason()
 		close(vm.stopped)
 		vm.vcpusMu.Lock()
 		for _, t := range vm.vcpus {
@@ -276,6 +281,7 @@ func (vm *VM) Stopped() <-chan struct{} { return vm.stopped }
 // stopped and joined before any descriptor closes, so no ioctl or write can
 // reach a closed descriptor number that the process has since reused.
 func (vm *VM) Close() {
+	vm.closeDiskUpdates()
 	if vm.console != nil {
 		vm.console.close()
 	}

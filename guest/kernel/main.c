@@ -52,9 +52,10 @@ static const struct test tests[] = {
 	{"blk_reset", test_blk_reset, false, false},
 	{"blk_perf", test_blk_perf, false, false},
 	{"blk_crash", test_blk_crash, false, false},
-	/* Host tools: vmm check reads speed's line; ctrlaltdel waits for the API's SendCtrlAltDel. */
+	/* Host tools: vmm check reads speed's line; ctrlaltdel and blk_resize wait for the API. */
 	{"speed", test_speed, false, false},
 	{"ctrlaltdel", test_ctrlaltdel, false, false},
+	{"blk_resize", test_blk_resize, false, false},
 };
 #define NTESTS (sizeof tests / sizeof tests[0])
 

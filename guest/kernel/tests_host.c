@@ -7,8 +7,13 @@
  *
  * ctrlaltdel: waits for the VMM to send Ctrl-Alt-Del through the i8042
  * (the API's SendCtrlAltDel action) and checks the scancodes.
+ *
+ * blk_resize: waits for disk 0's configuration-change interrupt (the API's
+ * PATCH /drives with a new image), then reads the new capacity and the new
+ * image's first and last sectors.
  */
 #include "tiny.h"
+#include "virtio.h"
 
 /* spin runs n iterations of `dec; jnz` (n >= 1): two instructions each. */
 static void spin(u64 n)
@@ -53,7 +58,6 @@ const char *test_speed(void)
 #define I8042_CTR_KBD_INT 0x01
 #define I8042_CTR_SYS 0x04
 #define KBD_PIN 1 /* ISA IRQ 1: IOAPIC input 1 */
-#define VECTOR_KBD 0x44
 #define CAD_WAIT_S 60
 
 /* Ctrl, Alt, Del pressed and released, in scancode set 2 (the controller's
@@ -86,10 +90,10 @@ const char *test_ctrlaltdel(void)
 	outb(PORT_I8042_DATA, I8042_CTR_KBD_INT | I8042_CTR_SYS);
 	for (int i = 0; i < 64 && (inb(PORT_I8042_CMD) & I8042_STATUS_OBF); i++)
 		(void)inb(PORT_I8042_DATA); /* stale output */
-	trap_handler_t prev = trap_set_handler(VECTOR_KBD, on_kbd_irq);
+	trap_handler_t prev = trap_set_handler(VECTOR_KBD_IRQ, on_kbd_irq);
 	lapic_enable();
 	kbd_count = kbd_irqs = 0;
-	ioapic_route(KBD_PIN, VECTOR_KBD, lapic_id());
+	ioapic_route(KBD_PIN, VECTOR_KBD_IRQ, lapic_id());
 	lapic_timer_periodic(VECTOR_APIC_TIMER, 10000000); /* bounds each hlt */
 	kprintf("ctrlaltdel: waiting for Ctrl-Alt-Del on the i8042 (IRQ 1), up to %u s\n", CAD_WAIT_S);
 	u64 deadline = rdtsc() + cycles_from_us(CAD_WAIT_S * 1000000ULL);
@@ -106,7 +110,7 @@ const char *test_ctrlaltdel(void)
 	}
 	lapic_timer_stop();
 	ioapic_mask(KBD_PIN);
-	trap_set_handler(VECTOR_KBD, prev);
+	trap_set_handler(VECTOR_KBD_IRQ, prev);
 	u32 n = kbd_count;
 	kprintf("ctrlaltdel: %u bytes in %u interrupts:", n, kbd_irqs);
 	for (u32 i = 0; i < n && i < sizeof kbd_bytes; i++)
@@ -121,4 +125,59 @@ const char *test_ctrlaltdel(void)
 		if (kbd_bytes[i] != cad_set2[i])
 			return fail_reason("byte %u is %x, want %x", i, kbd_bytes[i], cad_set2[i]);
 	return NULL;
+}
+
+#define RESIZE_WAIT_S 60
+#define CFG_CAPACITY 0 /* struct virtio_blk_config.capacity */
+
+static const char *resize_body(void)
+{
+	if (blk_ndisks < 1)
+		return "needs a disk (virtio_mmio.device=... on the command line)";
+	struct blk_dev *d = &blk_disks[0];
+	u64 before = d->capacity, irqs = d->config_irqs;
+	u32 gen = vmmio_rd(d->m, VMMIO_CONFIG_GENERATION);
+	kprintf("blk_resize: disk 0 has %lu sectors; waiting for a configuration change, up to %u s\n", before,
+		RESIZE_WAIT_S);
+	lapic_timer_periodic(VECTOR_APIC_TIMER, 10000000); /* bounds each hlt */
+	u64 deadline = rdtsc() + cycles_from_us(RESIZE_WAIT_S * 1000000ULL);
+	while (d->config_irqs == irqs && rdtsc() < deadline)
+		__asm__ volatile("sti; hlt; cli" ::: "memory");
+	lapic_timer_stop();
+	if (d->config_irqs == irqs)
+		return fail_reason("no configuration-change interrupt within %u s", RESIZE_WAIT_S);
+	u64 after;
+	if (!vmmio_cfg64(d->m, CFG_CAPACITY, &after))
+		return "ConfigGeneration kept changing while capacity was read";
+	u32 gen2 = vmmio_rd(d->m, VMMIO_CONFIG_GENERATION);
+	if (gen2 == gen)
+		return fail_reason("a configuration-change interrupt came but ConfigGeneration stayed %u", gen);
+	if (after == 0)
+		return "the new capacity is 0 sectors";
+	d->capacity = after;
+	u8 *first = bump_alloc(512, 512), *last = bump_alloc(512, 512);
+	if (!first || !last)
+		return "out of memory for two sectors";
+	const char *why = blk_io(d, BLK_T_IN, 0, first, 512);
+	if (!why)
+		why = blk_io(d, BLK_T_IN, after - 1, last, 512);
+	if (why)
+		return why;
+	kprintf("blk_resize: %lu -> %lu sectors, generation %u -> %u; first sector begins %x %x %x %x, last sector "
+		"begins %x %x %x %x\n",
+		before, after, gen, gen2, first[0], first[1], first[2], first[3], last[0], last[1], last[2], last[3]);
+	return NULL;
+}
+
+const char *test_blk_resize(void)
+{
+	u64 mark = bump_mark();
+	const char *why = blk_open_all();
+	if (!why)
+		why = resize_body();
+	if (blk_close_all())
+		bump_release(mark);
+	else if (!why)
+		why = "a disk did not finish its reset at the end of the case";
+	return why;
 }

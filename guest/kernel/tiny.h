@@ -50,6 +50,7 @@ typedef int64_t i64;
 #define VECTOR_TEST_IRQ 0x40
 #define VECTOR_APIC_TIMER 0x41
 #define VECTOR_PCTEST_IRQ 0x43
+#define VECTOR_KBD_IRQ 0x44 /* the i8042 keyboard, ctrlaltdel case */
 #define VECTOR_SPURIOUS 0xff
 /* One vector per virtio-mmio disk slot: 0x50 + slot (virtio_blk.c). */
 #define VECTOR_VIRTIO_BASE 0x50
@@ -237,6 +238,7 @@ const char *test_blk_crash(void);
 /* tests_host.c: read or driven by host tools (vmm check, the API's SendCtrlAltDel); run only by name. */
 const char *test_speed(void);
 const char *test_ctrlaltdel(void);
+const char *test_blk_resize(void);
 
 /* boot.S / traps.S / linker.ld symbols */
 extern char ap_tramp_start[], ap_tramp_end[];

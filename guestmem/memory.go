@@ -45,17 +45,32 @@ var ErrUnaligned = errors.New("guest address not aligned")
 // New maps one anonymous region per range. Ranges must be page-aligned,
 // ascending and disjoint.
 func New(ranges []Range) (*Memory, error) {
+	return newMapped(ranges, 4096, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+}
+
+// HugePage2M is the size of the pages NewHugeTLB maps.
+const HugePage2M = 2 << 20
+
+// NewHugeTLB maps each range from the host's pool of 2 MiB huge pages
+// (hugetlbfs; /proc/sys/vm/nr_hugepages). Ranges must be multiples of
+// 2 MiB. The pages are reserved when mapped, not when first touched: a
+// pool too small fails here (ENOMEM) instead of killing the VMM later.
+func NewHugeTLB(ranges []Range) (*Memory, error) {
+	const mapHuge2MB = 21 << unix.MAP_HUGE_SHIFT
+	return newMapped(ranges, HugePage2M, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_HUGETLB|mapHuge2MB)
+}
+
+func newMapped(ranges []Range, align uint64, flags int) (*Memory, error) {
 	m := &Memory{}
 	var prevEnd uint64
 	for i, r := range ranges {
 		end := r.GPA + r.Size
-		if r.Size == 0 || r.GPA%4096 != 0 || r.Size%4096 != 0 || end < r.GPA || (i > 0 && r.GPA < prevEnd) {
+		if r.Size == 0 || r.GPA%align != 0 || r.Size%align != 0 || end < r.GPA || (i > 0 && r.GPA < prevEnd) {
 			m.Close()
-			return nil, fmt.Errorf("guest memory range %#x+%#x is empty, unaligned, wrapping or overlapping", r.GPA, r.Size)
+			return nil, fmt.Errorf("guest memory range %#x+%#x is empty, not %d-byte aligned, wrapping or overlapping", r.GPA, r.Size, align)
 		}
 		prevEnd = end
-		b, err := unix.Mmap(-1, 0, int(r.Size), unix.PROT_READ|unix.PROT_WRITE,
-			unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+		b, err := unix.Mmap(-1, 0, int(r.Size), unix.PROT_READ|unix.PROT_WRITE, flags)
 		if err != nil {
 			m.Close()
 			return nil, fmt.Errorf("map %d MiB of guest memory: %w", r.Size>>20, err)

@@ -15,6 +15,9 @@ const MaxCPUs = 32
 // inside the 40-bit guest-physical space every x86-64 KVM host offers.
 const MaxMemSize = 1 << 40
 
+// MinMemSize is the smallest guest RAM vmm builds (layout.go).
+const MinMemSize = minMemSize
+
 // Config describes one VM. Kernel and Initrd are file contents; the names
 // appear in error messages.
 type Config struct {
@@ -38,6 +41,9 @@ type Config struct {
 	// ConsoleLimit caps the bytes Console receives (0: no cap); past it the
 	// VM writes one note and discards further output.
 	ConsoleLimit uint64
+	// HugePages backs guest RAM with huge pages: "" (none),
+	// HugePagesTransparent or HugePages2M (hugepages.go).
+	HugePages string
 }
 
 // validate checks what can be checked without opening KVM.
@@ -56,6 +62,9 @@ func (c *Config) validate() error {
 	}
 	if c.MemSize%4096 != 0 {
 		return fmt.Errorf("--mem %d bytes is not a multiple of 4 KiB", c.MemSize)
+	}
+	if err := validHugePages(c.HugePages, c.MemSize); err != nil {
+		return err
 	}
 	if len(c.Disks) > MaxDisks {
 		return fmt.Errorf("%d disks: at most %d", len(c.Disks), MaxDisks)

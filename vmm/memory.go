@@ -15,10 +15,15 @@ func NewMemory(size uint64) (*guestmem.Memory, error) {
 	if size%4096 != 0 {
 		return nil, fmt.Errorf("guest memory %d bytes is not a multiple of 4 KiB", size)
 	}
+	return guestmem.New(memoryRanges(size))
+}
+
+// memoryRanges lays size bytes of RAM out around the 32-bit MMIO hole.
+func memoryRanges(size uint64) []guestmem.Range {
 	low := min(size, mmioHoleStart)
 	ranges := []guestmem.Range{{GPA: 0, Size: low}}
 	if size > low {
 		ranges = append(ranges, guestmem.Range{GPA: mmioHoleEnd, Size: size - low})
 	}
-	return guestmem.New(ranges)
+	return ranges
 }

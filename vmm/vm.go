@@ -112,7 +112,7 @@ func New(cfg Config) (_ *VM, err error) {
 	if vm.supportedCPUID, err = vm.sys.SupportedCPUID(); err != nil {
 		return nil, fmt.Errorf("get supported CPUID: %w", err)
 	}
-	if vm.mem, err = NewMemory(cfg.MemSize); err != nil {
+	if vm.mem, err = newGuestRAM(cfg.MemSize, cfg.HugePages); err != nil {
 		return nil, err
 	}
 	if err := guardFaults("kernel or initrd", func() error { return loadGuest(vm.mem, k, &vm.cfg) }); err != nil {

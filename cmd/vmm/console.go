@@ -158,7 +158,7 @@ func (c *console) startInput(vm *vmm.VM) (restore func(), wait func(), err error
 			defer vm.RecoverPanic("console input")
 			vmm.PumpInput(consoleInput(in), vm.Serial(), interactive, func() {
 				logrus.Info("Ctrl-A x: quitting")
-				vm.Stop(vmm.Result{Status: 0})
+				vm.Stop(vmm.Result{Status: 0, Reason: vmm.ReasonQuit})
 			})
 		}()
 		select {

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"strings"
+	"time"
 
-	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
 	"vmm/vmm"
@@ -22,6 +20,9 @@ type runFlags struct {
 	cpus                                          int
 	testExit                                      bool
 	disks                                         []string
+	// Driving vmm from programs (run_api.go, result.go).
+	configFile, apiSock, resultJSON, id string
+	timeout                             time.Duration
 }
 
 func newRunCommand() *cobra.Command {
@@ -50,111 +51,40 @@ func newRunCommand() *cobra.Command {
 	fl.BoolVar(&f.testExit, "test-exit", false, "attach the test device: a guest write to port 0xf4 becomes the exit status")
 	fl.StringVar(&f.device, "device", "/dev/kvm", "KVM device")
 	fl.StringVar(&f.workarounds, "workarounds", "auto", "kernel parameters for KVM backends that cannot run some instructions (kvm_pvm): auto, on or off")
+	fl.StringVar(&f.configFile, "config-file", "", "configure the VM from a Firecracker JSON configuration file; flags given as well override it (docs/api.md)")
+	fl.StringVar(&f.apiSock, "api-sock", "", "serve Firecracker's HTTP API on this Unix socket; without --config-file, wait for the API to configure and start the VM")
+	fl.StringVar(&f.id, "id", "", "instance id the API reports (default \"anonymous-instance\")")
+	fl.StringVar(&f.resultJSON, "result-json", "", "write how the run ended (status, reason, timings, counters) to this file as JSON, whatever the exit path")
+	fl.DurationVar(&f.timeout, "timeout", 0, fmt.Sprintf("stop the VM after this long (e.g. 30s, 5m) and exit with status %d; 0: no limit", exitTimeout))
 	return cmd
 }
 
-// runVM turns flags into a vmm.Config, boots the VM and maps its result to
-// an exit status.
-func runVM(cmd *cobra.Command, f runFlags) error {
+// runVM configures the VM from flags (and --config-file), boots it, or
+// serves the API until it is started, and maps how it ended to an exit
+// status. --result-json is written whichever way this returns.
+func runVM(cmd *cobra.Command, f runFlags) (err error) {
+	report := newRunReport(f.resultJSON)
+	report.timeout = f.timeout
+	defer func() { err = report.finish(err) }()
 	sigs, stopSignals := catchSignals()
 	defer stopSignals()
-	mem, err := vmm.ParseSize(f.mem)
-	if err != nil {
-		return usagef("--mem: %v", err)
+	if err := checkResultPath(f.resultJSON); err != nil {
+		return err
 	}
-	if f.cpus < 1 || f.cpus > vmm.MaxCPUs {
-		return usagef("--cpus %d is out of range: use 1 to %d", f.cpus, vmm.MaxCPUs)
-	}
-	switch f.workarounds {
-	case vmm.WorkaroundsAuto, vmm.WorkaroundsOn, vmm.WorkaroundsOff:
-	default:
-		return usagef("--workarounds %q: use auto, on or off", f.workarounds)
-	}
-	if !vmm.ValidBoot(f.boot) {
-		return usagef("--boot %q: use %s", f.boot, strings.Join(vmm.BootChoices, ", "))
-	}
-	consoleLimit, err := vmm.ParseSize(f.consoleLimit)
-	if err != nil {
-		return usagef("--console-limit: %v", err)
-	}
-	disks, err := parseDisks(f.disks)
+	plan, err := newRunPlan(cmd, f)
 	if err != nil {
 		return err
 	}
-	spec, err := parseConsole(f.console)
-	if err != nil {
+	r := newRunner(plan, report, sigs)
+	defer r.close()
+	if err := r.configureOutputs(cmd); err != nil {
 		return err
 	}
-	if err := spec.precheck(); err != nil {
+	if f.apiSock != "" {
+		return r.serveAPI()
+	}
+	if err := r.build(plan.res); err != nil {
 		return err
 	}
-	cfg := vmm.Config{Device: f.device, MemSize: mem, CPUs: f.cpus, TestExit: f.testExit, Cmdline: f.cmdline,
-		Workarounds: f.workarounds, Boot: f.boot, Disks: disks}
-	if spec.kind == "file" {
-		cfg.ConsoleLimit = consoleLimit
-	}
-	var kernel, initrd *inputFile
-	defer func() { kernel.close(); initrd.close() }()
-	if f.kernel == "" {
-		if cfg.Kernel, err = embeddedKernel(); err != nil {
-			return err
-		}
-		cfg.KernelName = "built-in:tiny.elf" // one word: multiboot passes it as argv[0]
-	} else {
-		if kernel, err = openInput("kernel", f.kernel, mem); err != nil {
-			return err
-		}
-		cfg.Kernel, cfg.KernelName = kernel.data, f.kernel
-		if !cmd.Flags().Changed("cmdline") {
-			cfg.Cmdline = defaultCmdline
-		}
-	}
-	if f.initrd != "" {
-		if initrd, err = openInput("initrd", f.initrd, mem); err != nil {
-			return err
-		}
-		cfg.Initrd, cfg.InitrdName = initrd.data, f.initrd
-	}
-	vm, err := vmm.New(cfg)
-	if err != nil {
-		return err
-	}
-	defer vm.Close()
-	kernel.close() // loaded into guest RAM: the mappings can go
-	initrd.close()
-
-	// Only now, with the VM built, is the console file created or truncated.
-	console, err := spec.open()
-	if err != nil {
-		return err
-	}
-	defer console.close()
-	vm.SetConsole(console.writer())
-	restore, waitInput, err := console.startInput(vm)
-	if err != nil {
-		console.abandon()
-		return err
-	}
-	defer restore()
-	done := make(chan struct{})
-	defer close(done)
-	go watchSignals(sigs, done, vm, restore)
-
-	res := vm.Run()
-	waitInput()
-	restore()
-	logrus.Info("emulation repairs: " + vm.Repairs())
-	if res.Err != nil {
-		// The one-line summary first, then the details for a bug report.
-		fmt.Fprintln(os.Stderr, "vmm: "+res.Err.Error())
-		var crash *vmm.GuestCrash
-		if errors.As(res.Err, &crash) && crash.Dump != "" {
-			fmt.Fprint(os.Stderr, crash.Dump)
-		}
-		return &exitError{code: max(res.Status, 1)}
-	}
-	if res.Status != 0 {
-		return &exitError{code: res.Status}
-	}
-	return nil
+	return r.run()
 }

@@ -29,11 +29,12 @@ func catchSignals() (sigs chan os.Signal, stop func()) {
 
 // watchSignals stops vm on the first stop signal. A second one exits at
 // once: stopping can wait on things a user may not want to wait for (a
-// console nobody reads holds up the final flush), so the terminal is
-// restored and vmm exits with status 1 without waiting.
+// console nobody reads holds up the final flush), so forced restores the
+// terminal (and whatever else must not be left behind) and vmm exits with
+// status 1 without waiting.
 //
 // It returns when done is closed.
-func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, vm *vmm.VM, restore func()) {
+func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, vm *vmm.VM, forced func(os.Signal)) {
 	defer vm.RecoverPanic("signal handler")
 	first := true
 	for {
@@ -46,10 +47,10 @@ func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, vm *vmm.VM, resto
 		if first {
 			first = false
 			logrus.WithField("signal", s.String()).Info("stopping on signal; a second signal exits at once")
-			vm.Stop(vmm.Result{Status: 0})
+			vm.Stop(vmm.Result{Status: 0, Reason: vmm.ReasonSignal, Signal: s.String()})
 			continue
 		}
-		restore()
+		forced(s)
 		fmt.Fprintf(os.Stderr, "vmm: second %s: exiting without waiting for the VM to finish stopping\n", s)
 		os.Exit(1)
 	}

@@ -229,7 +229,9 @@ func TestSecondSignalForcesExit(t *testing.T) {
 	if _, err := unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, 4096); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-test.run=^TestCheckHelperProcess$", "--", "run", "--kernel", kernel, "--log-level", "info")
+	result := filepath.Join(t.TempDir(), "result.json")
+	cmd := exec.Command(bin, "-test.run=^TestCheckHelperProcess$", "--", "run", "--kernel", kernel, "--log-level", "info",
+		"--result-json", result)
 	cmd.Env = append(os.Environ(), "VMM_CHECK_HELPER=1")
 	cmd.Stdout = w // never read
 	var stderr testutil.SyncBuffer
@@ -258,6 +260,10 @@ func TestSecondSignalForcesExit(t *testing.T) {
 	}
 	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(stderr.String(), "vmm: second terminated: exiting without waiting") {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
+	}
+	// --result-json is written on this exit path too.
+	if res := readResult(t, result); res["status"] != 1.0 || res["reason"] != "signal" || res["signal"] != "terminated" {
+		t.Errorf("result %v", res)
 	}
 }
 

@@ -46,16 +46,17 @@ func (m *Metrics) Start(interval time.Duration) {
 	if m.stop != nil {
 		return
 	}
-	m.stop, m.done = make(chan struct{}), make(chan struct{})
+	stop, done := make(chan struct{}), make(chan struct{})
+	m.stop, m.done = stop, done
 	go func() {
-		defer close(m.done)
+		defer close(done)
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			select {
 			case <-t.C:
 				_ = m.Flush()
-			case <-m.stop:
+			case <-stop:
 				return
 			}
 		}

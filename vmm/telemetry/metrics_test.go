@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"vmm/vmm"
 )
@@ -94,5 +95,30 @@ func TestMetricsLines(t *testing.T) {
 		if got := field(t, lines[c.line], c.section, c.key); got != c.want {
 			t.Errorf("line %d %s.%s = %v, want %v", c.line, c.section, c.key, got, c.want)
 		}
+	}
+}
+
+// TestMetricsPeriodic: Start writes lines on its own; Close stops it (the
+// race detector checks the two goroutines) and adds the last line.
+func TestMetricsPeriodic(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "metrics.json")
+	out, err := OpenOutput(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMetrics(out)
+	m.Start(time.Millisecond)
+	for deadline := time.Now().Add(30 * time.Second); len(readLines(t, p)) < 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no periodic lines")
+		}
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	n := len(readLines(t, p))
+	time.Sleep(20 * time.Millisecond)
+	if len(readLines(t, p)) != n {
+		t.Error("lines written after Close")
 	}
 }

@@ -49,7 +49,7 @@ func NewBackend(engine string, file *os.File, kickFD int, opts Options) (b Backe
 		if err != nil {
 			return nil, "", err
 		}
-		return s, fmt.Sprintf("sync, because io_uring is unavailable here (%v)", uerr), nil
+		return s, "sync, because io_uring is unavailable: " + errors.Unwrap(uerr).Error(), nil
 	}
 	return nil, "", fmt.Errorf("block backend: unknown engine %q: want %q, %q, or empty for io_uring with a fallback to sync", engine, EngineUring, EngineSync)
 }
@@ -57,6 +57,6 @@ func NewBackend(engine string, file *os.File, kickFD int, opts Options) (b Backe
 // uringUnavailable reports whether err is io_uring_setup refusing in a way
 // that means "not on this host".
 func uringUnavailable(err error) bool {
-	return errors.Is(err, errUringSetup) &&
+	return isSetupError(err) &&
 		(errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES))
 }

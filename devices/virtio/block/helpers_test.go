@@ -86,7 +86,7 @@ func newTestEnv(t *testing.T, k backendKind, c envConfig) *testEnv {
 	}
 	t.Cleanup(mem.Close)
 	b, err := k.new(f, kick, c.opts)
-	if k.name == "uring" && errors.Is(err, errUringSetup) {
+	if k.name == "uring" && isSetupError(err) {
 		testutil.Missing(t, "io_uring unavailable: %v", err)
 	}
 	if err != nil {

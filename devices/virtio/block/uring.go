@@ -89,9 +89,18 @@ const (
 // 32768, so no request can carry it.
 const kickUserData = 1 << 63
 
-// errUringSetup marks an io_uring_setup failure, so NewBackend can tell
+// setupError marks an io_uring_setup failure, so NewBackend can tell
 // "io_uring unavailable here" from other errors.
-var errUringSetup = errors.New("io_uring_setup failed")
+type setupError struct{ err error }
+
+func (e *setupError) Error() string { return "block backend: " + e.err.Error() }
+func (e *setupError) Unwrap() error { return e.err }
+
+// isSetupError reports whether err is NewUring failing at io_uring_setup.
+func isSetupError(err error) bool {
+	var se *setupError
+	return errors.As(err, &se)
+}
 
 // uringConfig holds knobs that are not part of Options: benchmarks and
 // tests use them to measure alternatives.
@@ -106,7 +115,7 @@ func NewUring(file *os.File, kickFD int, opts Options) (*Uring, error) {
 	return newUring(file, kickFD, opts, uringConfig{})
 }
 
-func newUring(file *os.File, kickFD int, opts Options, cfg uringConfig) (u *Uring, err error) {
+func newUring(file *os.File, kickFD int, opts Options, cfg uringConfig) (_ *Uring, err error) {
 	if err := checkOptions(&opts); err != nil {
 		return nil, err
 	}
@@ -114,7 +123,7 @@ func newUring(file *os.File, kickFD int, opts Options, cfg uringConfig) (u *Urin
 	if err != nil {
 		return nil, err
 	}
-	u = &Uring{file: file, kickFD: kickFD, fixed: cfg.fixed}
+	u := &Uring{file: file, kickFD: kickFD, fixed: cfg.fixed}
 	defer func() {
 		if err != nil {
 			u.teardown()
@@ -130,7 +139,7 @@ func newUring(file *os.File, kickFD int, opts Options, cfg uringConfig) (u *Urin
 	n := opts.QueueSize
 	u.ring, err = iouring.Setup(uint32(n+1), &iouring.Params{Flags: iouring.SetupRDisabled | cfg.setupFlags})
 	if err != nil {
-		return nil, fmt.Errorf("block backend: %w: %w", errUringSetup, err)
+		return nil, &setupError{err}
 	}
 	if err := u.ring.RegisterFiles([]int32{int32(fd), int32(kickFD)}); err != nil {
 		return nil, fmt.Errorf("block backend: %w", err)

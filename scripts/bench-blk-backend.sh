@@ -59,7 +59,8 @@ fio_args() {
   esac
 }
 
-# Prints "iops MB/s" of one fio run (MB = 10^6 bytes, as Go's benchmarks).
+# Prints "iops MB/s allocs cpu-ns/op" of one fio run (MB = 10^6 bytes, as
+# Go's benchmarks; CPU = fio's usr+sys share of the run, per I/O).
 fio_run() { # workload
   # shellcheck disable=SC2046
   flock "$lock" fio --name="$1" --filename="$file" --size="$size" --ioengine=io_uring \
@@ -68,10 +69,11 @@ fio_run() { # workload
 import json, sys
 j = json.load(sys.stdin)["jobs"][0]
 d = j["write"] if j["write"]["io_bytes"] > 0 else j["read"]
-print(int(d["iops"]), round(d["bw_bytes"] / 1e6, 1), "-")'
+cpu = (j["usr_cpu"] + j["sys_cpu"]) / 100 * j["job_runtime"] * 1e6 / max(d["total_ios"], 1)
+print(int(d["iops"]), round(d["bw_bytes"] / 1e6, 1), "-", int(cpu))'
 }
 
-# Prints "iops MB/s allocs/op" of one Go run.
+# Prints "iops MB/s allocs/op cpu-ns/op" of one Go run.
 go_run() { # workload engine
   flock "$lock" "$tmp/block.test" -test.run '^$' -test.bench "^BenchmarkBackend\$/^$2\$/^$1\$" \
     -test.benchtime "${secs}s" -test.count 1 |
@@ -80,18 +82,19 @@ go_run() { # workload engine
         if ($(i+1) == "IOPS") iops = $i
         if ($(i+1) == "MB/s") mbs = $i
         if ($(i+1) == "allocs/op") allocs = $i
+        if ($(i+1) == "cpu-ns/op") cpu = $i
       }
-      printf "%d %s %s\n", iops, mbs, allocs; exit
+      printf "%d %s %s %d\n", iops, mbs, allocs, cpu; exit
     }'
 }
 
-res=$tmp/results # "workload column iops mbs allocs" per run
+res=$tmp/results # "workload column iops mbs allocs cpu" per run
 for w in $workloads; do
   for ((r = 1; r <= rounds; r++)); do
     if ((r % 2)); then order="fio $engines"; else order="$engines fio"; fi
     for c in $order; do
       if [ "$c" = fio ]; then out=$(fio_run "$w"); else out=$(go_run "$w" "$c"); fi
-      echo "$w round $r $c: $out (IOPS MB/s allocs/op)" >&2
+      echo "$w round $r $c: $out (IOPS MB/s allocs/op cpu-ns/op)" >&2
       echo "$w $c $out" >>"$res"
     done
   done
@@ -104,20 +107,22 @@ res, wls, cols, secs, rounds = sys.argv[1], sys.argv[2].split(), sys.argv[3].spl
 runs = {}
 allocs = {}
 for line in open(res):
-    w, c, iops, mbs, al = line.split()
-    runs.setdefault((w, c), []).append((int(iops), float(mbs)))
+    w, c, iops, mbs, al, cpu = line.split()
+    runs.setdefault((w, c), []).append((int(iops), float(mbs), int(cpu)))
     if al != "-":
         allocs.setdefault((w, c), set()).add(al)
 print(f"median of {rounds} interleaved runs of {secs} s; ratio = median/median(fio)")
 print("| workload | unit | " + " | ".join(cols) + " | " + " | ".join(f"{c}/fio" for c in cols[1:]) +
-      " | " + " | ".join(f"{c} allocs/op" for c in cols[1:]) + " |")
-print("|---|---|" + "---:|" * (3 * len(cols) - 2))
+      " | " + " | ".join(f"{c} allocs/op" for c in cols[1:]) +
+      " | " + " | ".join(f"{c} CPU µs/op" for c in cols) + " |")
+print("|---|---|" + "---:|" * (4 * len(cols) - 2))
 for w in wls:
     k = 0 if w.startswith("randread") else 1  # IOPS for small random reads, MB/s for 1 MiB
     unit = "IOPS" if k == 0 else "MB/s"
     med = {c: statistics.median(x[k] for x in runs[(w, c)]) for c in cols}
     cells = [f"{med[c]:,.0f}" for c in cols] + [f"{med[c] / med['fio']:.2f}" for c in cols[1:]]
     cells += ["/".join(sorted(allocs.get((w, c), {"?"}))) for c in cols[1:]]
+    cells += [f"{statistics.median(x[2] for x in runs[(w, c)]) / 1000:.1f}" for c in cols]
     print(f"| {w} | {unit} | " + " | ".join(cells) + " |")
 print()
 for w in wls:

@@ -346,80 +346,87 @@ func TestManyInFlight(t *testing.T) {
 // A blocked Wait wakes for Wake, for a write to the eventfd (what KVM does
 // on QueueNotify), and for a completion; kicks between two Waits coalesce.
 func TestKicks(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, k backendKind) {
-		e := newTestEnv(t, k, envConfig{})
-		buf := make([]Completion, 0, 4)
-		if _, kicked, err := e.b.Wait(buf, false); kicked || err != nil {
-			t.Fatalf("idle non-blocking Wait: kicked=%v err=%v", kicked, err)
+	for _, blocking := range []bool{false, true} {
+		name := map[bool]string{false: "nonblocking eventfd", true: "blocking eventfd"}[blocking]
+		t.Run(name, func(t *testing.T) {
+			forEachBackend(t, func(t *testing.T, k backendKind) { testKicks(t, k, blocking) })
+		})
+	}
+}
+
+func testKicks(t *testing.T, k backendKind, blocking bool) {
+	e := newTestEnv(t, k, envConfig{blockingKick: blocking})
+	buf := make([]Completion, 0, 4)
+	if _, kicked, err := e.b.Wait(buf, false); kicked || err != nil {
+		t.Fatalf("idle non-blocking Wait: kicked=%v err=%v", kicked, err)
+	}
+	kickers := map[string]func() error{
+		"Wake": e.b.Wake,
+		"eventfd write": func() error {
+			_, err := unix.Write(e.kick, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+			return err
+		},
+	}
+	for name, kick := range kickers {
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(20 * time.Millisecond) // let Wait block first (either order must work)
+			if err := kick(); err != nil {
+				t.Error(err)
+			}
+		}()
+		got, kicked, err := e.b.Wait(buf, true)
+		wg.Wait()
+		if err != nil || !kicked || len(got) != 0 {
+			t.Fatalf("%s: Wait = %v, kicked=%v, %v", name, got, kicked, err)
 		}
-		kickers := map[string]func() error{
-			"Wake": e.b.Wake,
-			"eventfd write": func() error {
-				_, err := unix.Write(e.kick, []byte{1, 0, 0, 0, 0, 0, 0, 0})
-				return err
-			},
+		// Consumed: a non-blocking Wait sees nothing more.
+		if _, kicked, _ := e.b.Wait(buf, false); kicked {
+			t.Fatalf("%s: kick reported twice", name)
 		}
-		for name, kick := range kickers {
-			var wg sync.WaitGroup
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				time.Sleep(20 * time.Millisecond) // let Wait block first (either order must work)
-				if err := kick(); err != nil {
-					t.Error(err)
-				}
-			}()
-			got, kicked, err := e.b.Wait(buf, true)
-			wg.Wait()
-			if err != nil || !kicked || len(got) != 0 {
-				t.Fatalf("%s: Wait = %v, kicked=%v, %v", name, got, kicked, err)
-			}
-			// Consumed: a non-blocking Wait sees nothing more.
-			if _, kicked, _ := e.b.Wait(buf, false); kicked {
-				t.Fatalf("%s: kick reported twice", name)
-			}
-		}
-		// Kicks before a Wait coalesce: three Wakes are reported at least
-		// once and at most three times (io_uring may read the eventfd
-		// between two of them), and then no more.
-		for range 3 {
-			if err := e.b.Wake(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if _, kicked, err := e.b.Wait(buf, true); err != nil || !kicked {
-			t.Fatalf("Wait after three Wakes: kicked=%v, %v", kicked, err)
-		}
-		kicks := 1
-		for {
-			// Submit sends a re-armed kick READ, which completes at once
-			// if the counter is not zero.
-			if err := e.b.Submit(); err != nil {
-				t.Fatal(err)
-			}
-			_, kicked, err := e.b.Wait(buf, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !kicked {
-				break
-			}
-			if kicks++; kicks > 3 {
-				t.Fatal("three Wakes reported more than three times")
-			}
-		}
-		// A completion alone wakes a blocked Wait, without a kick.
-		in := e.segs(8, 0, 4096)
-		if err := e.b.Start(7, rw(TypeIn, 0, in)); err != nil {
+	}
+	// Kicks before a Wait coalesce: three Wakes are reported at least
+	// once and at most three times (io_uring may read the eventfd
+	// between two of them), and then no more.
+	for range 3 {
+		if err := e.b.Wake(); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if _, kicked, err := e.b.Wait(buf, true); err != nil || !kicked {
+		t.Fatalf("Wait after three Wakes: kicked=%v, %v", kicked, err)
+	}
+	kicks := 1
+	for {
+		// Submit sends a re-armed kick READ, which completes at once
+		// if the counter is not zero.
 		if err := e.b.Submit(); err != nil {
 			t.Fatal(err)
 		}
-		if got := e.waitN(1); got[0].Tag != 7 || got[0].Result != 4096 {
-			t.Fatalf("completion %+v", got[0])
+		_, kicked, err := e.b.Wait(buf, false)
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
+		if !kicked {
+			break
+		}
+		if kicks++; kicks > 3 {
+			t.Fatal("three Wakes reported more than three times")
+		}
+	}
+	// A completion alone wakes a blocked Wait, without a kick.
+	in := e.segs(8, 0, 4096)
+	if err := e.b.Start(7, rw(TypeIn, 0, in)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.b.Submit(); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.waitN(1); got[0].Tag != 7 || got[0].Result != 4096 {
+		t.Fatalf("completion %+v", got[0])
+	}
 }
 
 func TestCloseWithRequestsInFlight(t *testing.T) {

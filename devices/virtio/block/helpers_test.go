@@ -50,7 +50,10 @@ const testRAM = 32 << 20
 type envConfig struct {
 	size   int64 // file size; its bytes are pattern(off)
 	direct bool  // open O_DIRECT
-	opts   Options
+	// blockingKick makes the kick eventfd blocking (the caller chooses;
+	// both kinds must work).
+	blockingKick bool
+	opts         Options
 }
 
 func newTestEnv(t *testing.T, k backendKind, c envConfig) *testEnv {
@@ -75,7 +78,11 @@ func newTestEnv(t *testing.T, k backendKind, c envConfig) *testEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	kick, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	kickFlags := unix.EFD_CLOEXEC | unix.EFD_NONBLOCK
+	if c.blockingKick {
+		kickFlags = unix.EFD_CLOEXEC
+	}
+	kick, err := unix.Eventfd(0, kickFlags)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,10 +80,14 @@ func planRequest(req *Request, opts *Options) (plan, error) {
 	return plan{}, fmt.Errorf("request type %d is not executed by a backend", req.Type)
 }
 
+// maxQueueSize is the largest Options.QueueSize.
+const maxQueueSize = 32767
+
 // checkOptions validates what every backend needs.
 func checkOptions(opts *Options) error {
-	if opts.QueueSize < 1 || opts.QueueSize > 32768 {
-		return fmt.Errorf("block backend: QueueSize %d: want 1..32768 (the virtqueue size)", opts.QueueSize)
+	// The io_uring backend needs QueueSize+1 SQ entries, at most 32768.
+	if opts.QueueSize < 1 || opts.QueueSize > maxQueueSize {
+		return fmt.Errorf("block backend: QueueSize %d: want 1..%d (the virtqueue size)", opts.QueueSize, maxQueueSize)
 	}
 	return nil
 }

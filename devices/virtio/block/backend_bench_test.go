@@ -46,7 +46,7 @@ func TestNoAllocationsPerRequest(t *testing.T) {
 						}
 						for _, c := range got {
 							if c.Result < 0 {
-								t.Fatalf("tag %d: %v", c.Tag, errnoOf(c.Result))
+								t.Fatalf("tag %d: %v", c.Tag, resultErr(c.Result))
 							}
 						}
 						n += len(got)
@@ -60,12 +60,12 @@ func TestNoAllocationsPerRequest(t *testing.T) {
 	}
 }
 
-// benchFile returns an O_DIRECT descriptor on a fully written (not sparse)
+// backendBenchFile returns an O_DIRECT descriptor on a fully written (not sparse)
 // file for the benchmarks: $BLK_BENCH_FILE, default
 // /var/tmp/vmm-blk-bench.dat, of $BLK_BENCH_SIZE bytes (default 1 GiB),
 // created once and reused. scripts/bench-blk-backend.sh runs fio on the
 // same file.
-func benchFile(b *testing.B) (*os.File, int64) {
+func backendBenchFile(b *testing.B) (*os.File, int64) {
 	size := int64(1 << 30)
 	if s := os.Getenv("BLK_BENCH_SIZE"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
@@ -168,7 +168,7 @@ func cpuTime(b *testing.B) int64 {
 }
 
 func benchBackend(b *testing.B, eng benchEngine, w benchWorkload) {
-	f, size := benchFile(b)
+	f, size := backendBenchFile(b)
 	defer f.Close()
 	kick, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
@@ -263,7 +263,7 @@ func benchBackend(b *testing.B, eng benchEngine, w benchWorkload) {
 		}
 		for _, c := range got {
 			if c.Result != int32(w.bs) {
-				b.Fatalf("request %d: result %d (%v)", c.Tag, c.Result, errnoOf(c.Result))
+				b.Fatalf("request %d: result %d (%v)", c.Tag, c.Result, resultErr(c.Result))
 			}
 			finished++
 			if issued < b.N {

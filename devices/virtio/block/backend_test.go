@@ -116,7 +116,7 @@ func TestFlushAfterRunningWrites(t *testing.T) {
 		for i, c := range order {
 			pos[c.Tag] = i
 			if c.Result < 0 {
-				t.Errorf("tag %d: %v", c.Tag, errnoOf(c.Result))
+				t.Errorf("tag %d: %v", c.Tag, resultErr(c.Result))
 			}
 		}
 		for i := range 8 {
@@ -130,19 +130,23 @@ func TestFlushAfterRunningWrites(t *testing.T) {
 	})
 }
 
-func TestWriteThrough(t *testing.T) {
+// A Durable write (write-through: the driver did not negotiate FLUSH) has
+// left no dirty page behind when it completes.
+func TestDurableWrite(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, k backendKind) {
-		for _, wt := range []bool{false, true} {
-			e := newTestEnv(t, k, envConfig{opts: Options{WriteThrough: wt}})
+		for _, durable := range []bool{false, true} {
+			e := newTestEnv(t, k, envConfig{})
 			out := e.segs(4096, 0, 4096, 4096)
 			scatter(out, bytes.Repeat([]byte{0x5a}, 8192))
-			wantResults(t, e.run(rw(TypeOut, 1<<20, out)), 8192)
+			w := rw(TypeOut, 1<<20, out)
+			w.Durable = durable
+			wantResults(t, e.run(w), 8192)
 			dirty := dirtyPages(t, e.file, 1<<20, 8192)
 			switch {
-			case wt && dirty != 0:
-				t.Errorf("WriteThrough: %d pages dirty after the OUT completed", dirty)
-			case !wt && dirty == 0:
-				t.Errorf("write-back: no dirty pages after a buffered write: the WriteThrough check proves nothing")
+			case durable && dirty != 0:
+				t.Errorf("Durable: %d pages dirty after the OUT completed", dirty)
+			case !durable && dirty == 0:
+				t.Errorf("not Durable: no dirty pages after a buffered write: the Durable check proves nothing")
 			}
 		}
 	})
@@ -163,8 +167,8 @@ func TestDiscardAndWriteZeroes(t *testing.T) {
 	}
 	forEachBackend(t, func(t *testing.T, k backendKind) {
 		for _, c := range cases {
-			for _, wt := range []bool{false, true} {
-				e := newTestEnv(t, k, envConfig{size: size, opts: Options{WriteThrough: wt}})
+			for _, durable := range []bool{false, true} {
+				e := newTestEnv(t, k, envConfig{size: size})
 				if err := e.file.Sync(); err != nil {
 					t.Fatal(err)
 				}
@@ -177,6 +181,7 @@ func TestDiscardAndWriteZeroes(t *testing.T) {
 				}
 				before := blocks()
 				r := c.req
+				r.Durable = durable
 				wantResults(t, e.run(&r), 0)
 				eq(t, c.name+": range", e.fileAt(int64(r.Offset), int(r.Len)), make([]byte, r.Len))
 				eq(t, c.name+": before the range", e.fileAt(int64(r.Offset)-512, 512), pattern(int(r.Offset)-512, 512))
@@ -189,9 +194,9 @@ func TestDiscardAndWriteZeroes(t *testing.T) {
 				if freed := before-blocks() >= int64(r.Len/512); freed != c.freed {
 					t.Errorf("%s: blocks %d -> %d, want freed=%v", c.name, before, blocks(), c.freed)
 				}
-				if wt {
+				if durable {
 					if n := dirtyPages(t, e.file, 0, size); n != 0 {
-						t.Errorf("%s WriteThrough: %d pages dirty", c.name, n)
+						t.Errorf("%s Durable: %d pages dirty", c.name, n)
 					}
 				}
 			}

@@ -85,7 +85,7 @@ func TestDirectIO(t *testing.T) {
 					t.Fatal(err)
 				}
 				if got := e.waitN(1); got[0].Result != int32(w.Len) {
-					t.Fatalf("OUT: result %d (%v)", got[0].Result, errnoOf(got[0].Result))
+					t.Fatalf("OUT: result %d (%v)", got[0].Result, resultErr(got[0].Result))
 				}
 				eq(t, "file after OUT", e.fileAt(off, len(data)), data)
 				checkPoolIdle(t, pool)

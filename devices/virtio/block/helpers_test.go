@@ -249,12 +249,12 @@ func wantResults(t *testing.T, got []int32, want ...int32) {
 	t.Helper()
 	for i := range want {
 		if got[i] != want[i] {
-			t.Errorf("request %d: result %d (%v), want %d", i, got[i], errnoOf(got[i]), want[i])
+			t.Errorf("request %d: result %d (%v), want %d", i, got[i], resultErr(got[i]), want[i])
 		}
 	}
 }
 
-func errnoOf(res int32) error {
+func resultErr(res int32) error {
 	if res < 0 {
 		return unix.Errno(-res)
 	}

@@ -94,7 +94,7 @@ func (s *Sync) execute(req *Request, p plan) (int32, error) {
 				iov = s.bst.iovecs()
 			}
 		}
-		res := s.transfer(p.op, iov, req.Offset, req.Len)
+		res := s.transfer(p.op, iov, req.Offset, req.Len, req.Durable)
 		if s.bst.n > 0 {
 			s.bounce.finish(&s.bst, req, int64(max(res, 0)))
 		}
@@ -105,7 +105,7 @@ func (s *Sync) execute(req *Request, p plan) (int32, error) {
 		err := ignoringEINTR(func() error {
 			return unix.Fallocate(s.fd, p.mode, int64(req.Offset), int64(req.Len))
 		})
-		if err == nil && s.opts.WriteThrough {
+		if err == nil && req.Durable {
 			err = ignoringEINTR(func() error { return unix.Fdatasync(s.fd) })
 		}
 		return errnoResult(err), nil
@@ -114,10 +114,11 @@ func (s *Sync) execute(req *Request, p plan) (int32, error) {
 }
 
 // transfer reads or writes n bytes at off through iov, continuing after
-// short transfers, and returns the byte count or -errno.
-func (s *Sync) transfer(op operation, iov []unix.Iovec, off, n uint64) int32 {
+// short transfers, and returns the byte count or -errno. A durable write
+// is a datasync write (RWF_DSYNC).
+func (s *Sync) transfer(op operation, iov []unix.Iovec, off, n uint64, durable bool) int32 {
 	flags := 0
-	if op == opWrite && s.opts.WriteThrough {
+	if op == opWrite && durable {
 		flags = unix.RWF_DSYNC
 	}
 	var done uint64

@@ -60,7 +60,7 @@ type uringSlot struct {
 
 	state   slotState
 	writes  bool   // counted in writesRunning
-	syncing bool   // WriteThrough fallocate done, its fdatasync running
+	syncing bool   // a Durable fallocate done, its fdatasync running
 	before  int    // a held FLUSH: earlier writes still running
 	done    uint64 // IN/OUT bytes transferred so far (short transfers continue)
 	res     int32
@@ -366,7 +366,7 @@ func (u *Uring) armKick() error {
 }
 
 // issue queues slot i's next SQE: its operation, the rest of a short
-// transfer, or a WriteThrough fallocate's fdatasync.
+// transfer, or a Durable fallocate's fdatasync.
 func (u *Uring) issue(i uint32) {
 	s := &u.slots[i]
 	sqe := u.ring.GetSQE()
@@ -400,7 +400,7 @@ func (u *Uring) issue(i uint32) {
 		} else {
 			sqe.PrepWritev(diskIndex, iov, off)
 		}
-		if s.op == opWrite && u.opts.WriteThrough {
+		if s.op == opWrite && s.req.Durable {
 			sqe.OpFlags = unix.RWF_DSYNC
 		}
 	case opFlush:
@@ -483,7 +483,7 @@ func (u *Uring) complete(c *iouring.CQE) {
 			s.res = int32(s.done + uint64(c.Res))
 		}
 	case opFallocate:
-		if c.Res == 0 && u.opts.WriteThrough && !s.syncing {
+		if c.Res == 0 && s.req.Durable && !s.syncing {
 			s.syncing = true
 			u.issue(i)
 			return

@@ -91,7 +91,7 @@ func TestUringRestrictions(t *testing.T) {
 			wantResults(t, e.run(rw(TypeIn, 0, e.segs(8, 0, 4096))), 4096)
 		}
 		if got := rawSubmit(t, u, c.prep); got != c.want {
-			t.Errorf("%s: res %d (%v), want %d", c.name, got, errnoOf(got), c.want)
+			t.Errorf("%s: res %d (%v), want %d", c.name, got, resultErr(got), c.want)
 		}
 	}
 	if _, err := u.ring.RegisterFilesUpdate(0, []int32{int32(fd)}); err == nil {
@@ -103,7 +103,7 @@ func TestUringRestrictions(t *testing.T) {
 }
 
 // What the backend puts in each SQE: the fixed-file flag always, no drain,
-// RWF_DSYNC on WriteThrough writes, DATASYNC fsyncs, and a WriteThrough
+// RWF_DSYNC on Durable writes, DATASYNC fsyncs, and a Durable
 // fallocate followed by its fdatasync.
 func TestUringSQEs(t *testing.T) {
 	type sqe struct {
@@ -116,29 +116,29 @@ func TestUringSQEs(t *testing.T) {
 	punch := uint32(unix.FALLOC_FL_PUNCH_HOLE | unix.FALLOC_FL_KEEP_SIZE)
 	zero := uint32(unix.FALLOC_FL_ZERO_RANGE | unix.FALLOC_FL_KEEP_SIZE)
 	cases := []struct {
-		name string
-		wt   bool
-		req  func(e *testEnv) *Request
-		want []sqe
-		mode uint32 // fallocate mode, if any
+		name    string
+		durable bool
+		req     func(e *testEnv) *Request
+		want    []sqe
+		mode    uint32 // fallocate mode, if any
 	}{
 		{"IN", false, func(e *testEnv) *Request { return rw(TypeIn, 0, e.segs(8, 0, 512)) }, []sqe{{iouring.OpReadv, fixed, 0}}, 0},
 		{"OUT", false, func(e *testEnv) *Request { return rw(TypeOut, 0, e.segs(8, 0, 512)) }, []sqe{{iouring.OpWritev, fixed, 0}}, 0},
-		{"OUT write-through", true, func(e *testEnv) *Request { return rw(TypeOut, 0, e.segs(8, 0, 512)) }, []sqe{{iouring.OpWritev, fixed, unix.RWF_DSYNC}}, 0},
+		{"OUT durable", true, func(e *testEnv) *Request { return rw(TypeOut, 0, e.segs(8, 0, 512)) }, []sqe{{iouring.OpWritev, fixed, unix.RWF_DSYNC}}, 0},
 		{"FLUSH", false, func(e *testEnv) *Request { return &Request{Type: TypeFlush} }, []sqe{{iouring.OpFsync, fixed, ds}}, 0},
 		{"DISCARD", false, func(e *testEnv) *Request { return &Request{Type: TypeDiscard, Len: 4096} }, []sqe{{iouring.OpFallocate, fixed, 0}}, punch},
-		{"DISCARD write-through", true, func(e *testEnv) *Request { return &Request{Type: TypeDiscard, Len: 4096} },
+		{"DISCARD durable", true, func(e *testEnv) *Request { return &Request{Type: TypeDiscard, Len: 4096} },
 			[]sqe{{iouring.OpFallocate, fixed, 0}, {iouring.OpFsync, fixed, ds}}, punch},
 		{"WRITE_ZEROES", false, func(e *testEnv) *Request { return &Request{Type: TypeWriteZeroes, Len: 4096} },
 			[]sqe{{iouring.OpFallocate, fixed, 0}}, zero},
 		{"WRITE_ZEROES unmap", false, func(e *testEnv) *Request { return &Request{Type: TypeWriteZeroes, Len: 4096, Unmap: true} },
 			[]sqe{{iouring.OpFallocate, fixed, 0}}, punch},
-		{"WRITE_ZEROES write-through", true, func(e *testEnv) *Request { return &Request{Type: TypeWriteZeroes, Len: 4096} },
+		{"WRITE_ZEROES durable", true, func(e *testEnv) *Request { return &Request{Type: TypeWriteZeroes, Len: 4096} },
 			[]sqe{{iouring.OpFallocate, fixed, 0}, {iouring.OpFsync, fixed, ds}}, zero},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := newTestEnv(t, backendKinds[0], envConfig{opts: Options{WriteThrough: c.wt}})
+			e := newTestEnv(t, backendKinds[0], envConfig{})
 			u := e.b.(*Uring)
 			var got []sqe
 			var modes []uint32
@@ -149,6 +149,7 @@ func TestUringSQEs(t *testing.T) {
 				}
 			}
 			r := c.req(e)
+			r.Durable = c.durable
 			want := int32(0)
 			if r.Type == TypeIn || r.Type == TypeOut {
 				want = int32(r.Len)

@@ -15,7 +15,11 @@ func (vm *VM) addDisk(img *diskImage) error {
 	name := "disk " + d.ID
 	var dev *block.Device
 	slot, err := vm.virtio.add(name, 1, func(notify []int) (virtio.Device, func() error, error) {
-		be := newDiskBackend(img, notify[0])
+		be, why, err := newDiskBackend(img, notify[0])
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", name, err)
+		}
+		logrus.WithFields(logrus.Fields{"disk": d.ID, "backend": be.Name()}).Info("block backend: " + why)
 		log := func(msg string, err error) {
 			l := logrus.WithField("disk", d.ID)
 			if err != nil {
@@ -23,7 +27,6 @@ func (vm *VM) addDisk(img *diskImage) error {
 			}
 			l.Warn(msg)
 		}
-		var err error
 		dev, err = block.New(block.Config{ID: d.ID, ReadOnly: d.ReadOnly, Capacity: img.size / block.SectorSize,
 			BlockSize: img.blockSize(), Flush: !d.Unsafe, Unsafe: d.Unsafe, Backends: []block.Backend{be}, Log: log})
 		if err != nil {
@@ -49,7 +52,14 @@ func (vm *VM) addDisk(img *diskImage) error {
 }
 
 // newDiskBackend returns the backend that serves img, woken by notifyFD
-// (the queue's ioeventfd).
-func newDiskBackend(img *diskImage, notifyFD int) block.Backend {
-	return block.NewInterim(img.file, notifyFD)
+// (the queue's ioeventfd), and why that one (io_uring, or sync where
+// io_uring is unavailable or was asked for).
+func newDiskBackend(img *diskImage, notifyFD int) (block.Backend, string, error) {
+	be, why, err := block.NewBackend(img.cfg.Engine, img.file, notifyFD, block.Options{
+		ReadOnly: img.cfg.ReadOnly, Direct: img.cfg.Direct, MemAlign: img.memAlign, OffsetAlign: img.offAlign,
+		QueueSize: block.QueueSize})
+	if err != nil {
+		return nil, "", fmt.Errorf("disk %s: %w", img.cfg.Path, err)
+	}
+	return be, why, nil
 }

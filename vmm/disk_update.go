@@ -67,7 +67,13 @@ func (vm *VM) replaceImage(index int, d *attachedDisk, path string) error {
 		img.file.Close()
 		return fmt.Errorf("disk %s: its block size would change from %d to %d bytes: the guest cannot follow that", path, d.img.blockSize(), img.blockSize())
 	}
-	if err := d.dev.Replace(newDiskBackend(img, d.slot.notify[0].fd), img.size/block.SectorSize); err != nil {
+	be, _, err := newDiskBackend(img, d.slot.notify[0].fd)
+	if err != nil {
+		img.file.Close()
+		return err
+	}
+	if err := d.dev.Replace(be, img.size/block.SectorSize); err != nil {
+		be.Close()
 		img.file.Close()
 		return fmt.Errorf("disk %s: %w", path, err)
 	}

@@ -63,9 +63,12 @@ type Options struct {
 	// ReadOnly refuses OUT, DISCARD and WRITE_ZEROES with -EROFS (the
 	// device refuses them earlier; this is defence in depth).
 	ReadOnly bool
-	// Direct means the file was opened O_DIRECT: segments whose address or
-	// length is not a multiple of MemAlign, or whose file offset is not a
-	// multiple of OffsetAlign, go through a bounce buffer.
+	// Direct means the file was opened O_DIRECT: a request with any segment
+	// whose address or length is not a multiple of MemAlign (or whose
+	// length is not a multiple of OffsetAlign) goes whole through bounce
+	// buffers; one whose offset or length is not a multiple of OffsetAlign
+	// cannot be done with O_DIRECT at all and fails. Alignments left at 0
+	// are read from the file (statx).
 	Direct                bool
 	MemAlign, OffsetAlign uint32
 	// QueueSize is the most requests that can be in flight at once.

@@ -139,7 +139,15 @@ func newBenchRig(b *testing.B, qd int, reqBytes int, write bool) *benchRig {
 	return r
 }
 
-var newBenchBackend = func(b *testing.B, f *os.File, kick int, direct bool) Backend { return NewInterim(f, kick) }
+// newBenchBackend is the backend the device runs on: io_uring, or sync
+// with VMM_BENCH_ENGINE=sync.
+var newBenchBackend = func(b *testing.B, f *os.File, kick int, direct bool) Backend {
+	be, _, err := NewBackend(os.Getenv("VMM_BENCH_ENGINE"), f, kick, Options{Direct: direct, QueueSize: QueueSize})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return be
+}
 
 // run keeps qd requests in flight until n have completed; next picks each
 // request's sector.

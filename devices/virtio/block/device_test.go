@@ -109,7 +109,34 @@ func newRig(t testing.TB, opts rigOptions) *rig {
 }
 
 // newTestBackend is the backend device tests run on.
-var newTestBackend = func(t testing.TB, f *os.File, kick int) Backend { return NewInterim(f, kick) }
+var newTestBackend = func(t testing.TB, f *os.File, kick int) Backend {
+	b, err := NewUring(f, kick, Options{QueueSize: QueueSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestDeviceOnSyncBackend runs the device tests again on the sync backend,
+// the fallback where io_uring is unavailable.
+func TestDeviceOnSyncBackend(t *testing.T) {
+	orig := newTestBackend
+	newTestBackend = func(t testing.TB, f *os.File, kick int) Backend {
+		b, err := NewSync(f, kick, Options{QueueSize: QueueSize})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	defer func() { newTestBackend = orig }()
+	for name, test := range map[string]func(*testing.T){
+		"ReadWrite": TestDeviceReadWrite, "GetIDFlushDiscardZeroes": TestDeviceGetIDFlushDiscardZeroes,
+		"RefusesBadRequests": TestDeviceRefusesBadRequests, "ReadOnly": TestDeviceReadOnly,
+		"ViolationNeedsReset": TestDeviceViolationNeedsReset, "WritesThroughWithoutFlush": TestDeviceWritesThroughWithoutFlush,
+	} {
+		t.Run(name, test)
+	}
+}
 
 // request builds the header + data + status chain for one request and
 // submits it; it returns the head and the status byte's address.

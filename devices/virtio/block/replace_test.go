@@ -80,7 +80,8 @@ func TestDeviceReplace(t *testing.T) {
 			t.Fatal("the worker never took the read")
 		}
 	}
-	go func() { replaced <- r.dev.Replace(NewInterim(f, r.kick), (2<<20)/SectorSize) }()
+	next := mustSync(t, f, r.kick)
+	go func() { replaced <- r.dev.Replace(next, (2<<20)/SectorSize) }()
 	select {
 	case err := <-replaced:
 		t.Fatalf("Replace returned (%v) with a request in flight on the old image", err)
@@ -159,3 +160,11 @@ func (nopBackend) Wake() error   { return nil }
 func (nopBackend) InFlight() int { return 0 }
 func (nopBackend) Close() error  { return nil }
 func (nopBackend) Name() string  { return "nop" }
+
+func mustSync(t testing.TB, f *os.File, kick int) Backend {
+	b, err := NewSync(f, kick, Options{QueueSize: QueueSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

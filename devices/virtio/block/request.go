@@ -28,8 +28,8 @@ const SectorSize = 512
 const (
 	// MaxSegments is SEG_MAX: data descriptors per request.
 	MaxSegments = 128
-	// MaxSegmentSize is SIZE_MAX: bytes per data descriptor. A bounce
-	// buffer (O_DIRECT with a misaligned segment) holds one segment.
+	// MaxSegmentSize is SIZE_MAX: bytes per data descriptor; also the
+	// size of each O_DIRECT bounce buffer (bounce.go).
 	MaxSegmentSize = 64 << 10
 	// MaxDiscardSectors and MaxWriteZeroesSectors bound one range; the
 	// device accepts one range per DISCARD or WRITE_ZEROES request.

@@ -36,7 +36,8 @@ type DiskConfig struct {
 // diskImage is an opened, locked disk.
 type diskImage struct {
 	cfg                DiskConfig
-	file               *os.File
+	file               *os.File // for I/O (an io_uring backend registers it)
+	lock               *os.File // holds the flock: never shared with io_uring
 	size               uint64 // bytes exposed to the guest: a multiple of 512
 	memAlign, offAlign uint32 // O_DIRECT alignment (Direct only)
 }
@@ -77,10 +78,18 @@ func openDisk(d DiskConfig) (*diskImage, error) {
 	f := os.NewFile(uintptr(fd), d.Path)
 	img := &diskImage{cfg: d, file: f}
 	if err := img.check(); err != nil {
-		f.Close()
+		img.close()
 		return nil, err
 	}
 	return img, nil
+}
+
+// close closes the image and releases its lock.
+func (img *diskImage) close() {
+	img.file.Close()
+	if img.lock != nil {
+		img.lock.Close()
+	}
 }
 
 func (img *diskImage) check() error {
@@ -108,15 +117,10 @@ func (img *diskImage) check() error {
 	default:
 		return fmt.Errorf("disk %s is not a regular file or block device: give a disk image", d.Path)
 	}
-	how := unix.LOCK_EX
-	if d.ReadOnly {
-		how = unix.LOCK_SH
-	}
-	if err := unix.Flock(fd, how|unix.LOCK_NB); err != nil {
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return fmt.Errorf("disk %s is in use by another process (it holds a lock on it): stop that VM first, or add ,ro to both", d.Path)
+	if img.lock == nil {
+		if err := img.takeLock(fd); err != nil {
+			return err
 		}
-		return fmt.Errorf("disk %s: lock: %v", d.Path, err)
 	}
 	if size < block.SectorSize {
 		return fmt.Errorf("disk %s is %d bytes, smaller than one 512-byte sector", d.Path, size)
@@ -141,4 +145,31 @@ func (img *diskImage) check() error {
 // blockSize is the logical block size the guest is told about.
 func (img *diskImage) blockSize() uint32 {
 	return max(block.SectorSize, img.offAlign)
+}
+
+// takeLock locks the image: shared for a read-only disk, exclusive
+// otherwise. The lock lives on an open file description of its own. An
+// io_uring ring keeps a reference to the file it registered and drops it in
+// deferred work after the process dies, so a lock on the I/O descriptor
+// would outlive a killed vmm for a moment and make an immediate restart
+// fail with "in use". Reopening through /proc gives a new description of
+// the very same file (no path race).
+func (img *diskImage) takeLock(fd int) error {
+	d := img.cfg
+	lock, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", fd), os.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	if err != nil {
+		return fmt.Errorf("disk %s: reopen for locking: %v", d.Path, err)
+	}
+	img.lock = lock
+	how := unix.LOCK_EX
+	if d.ReadOnly {
+		how = unix.LOCK_SH
+	}
+	if err := unix.Flock(int(lock.Fd()), how|unix.LOCK_NB); err != nil {
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return fmt.Errorf("disk %s is in use by another process (it holds a lock on it): stop that VM first, or add ,ro to both", d.Path)
+		}
+		return fmt.Errorf("disk %s: lock: %v", d.Path, err)
+	}
+	return nil
 }

@@ -64,20 +64,20 @@ func (vm *VM) replaceImage(index int, d *attachedDisk, path string) error {
 		return err
 	}
 	if img.blockSize() != d.img.blockSize() {
-		img.file.Close()
+		img.close()
 		return fmt.Errorf("disk %s: its block size would change from %d to %d bytes: the guest cannot follow that", path, d.img.blockSize(), img.blockSize())
 	}
 	be, _, err := newDiskBackend(img, d.slot.notify[0].fd)
 	if err != nil {
-		img.file.Close()
+		img.close()
 		return err
 	}
 	if err := d.dev.Replace(be, img.size/block.SectorSize); err != nil {
 		be.Close()
-		img.file.Close()
+		img.close()
 		return fmt.Errorf("disk %s: %w", path, err)
 	}
-	d.img.file.Close() // the device no longer uses it
+	d.img.close() // the device no longer uses it
 	d.img = img
 	vm.disks[index] = img
 	return nil
@@ -96,11 +96,17 @@ func reopenIfSame(cur *diskImage, path string) (*diskImage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("disk %s: %v", path, err)
 	}
+	lockFD, err := unix.FcntlInt(cur.lock.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("disk %s: %v", path, err)
+	}
 	cfg := cur.cfg
 	cfg.Path = path
-	img := &diskImage{cfg: cfg, file: os.NewFile(uintptr(fd), path)}
+	// The same lock carries over (a duplicate of its description).
+	img := &diskImage{cfg: cfg, file: os.NewFile(uintptr(fd), path), lock: os.NewFile(uintptr(lockFD), path)}
 	if err := img.check(); err != nil {
-		img.file.Close()
+		img.close()
 		return nil, err
 	}
 	return img, nil

@@ -292,7 +292,7 @@ func (vm *VM) Close() {
 		vm.virtio.close() // queue workers finish their I/O before the disks close
 	}
 	for _, d := range vm.disks {
-		d.file.Close()
+		d.close()
 	}
 	if vm.vm != nil {
 		_ = vm.vm.Close()

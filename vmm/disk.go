@@ -38,8 +38,8 @@ type diskImage struct {
 	cfg                DiskConfig
 	file               *os.File // for I/O (an io_uring backend registers it)
 	lock               *os.File // holds the flock: never shared with io_uring
-	size               uint64 // bytes exposed to the guest: a multiple of 512
-	memAlign, offAlign uint32 // O_DIRECT alignment (Direct only)
+	size               uint64   // bytes exposed to the guest: a multiple of 512
+	memAlign, offAlign uint32   // O_DIRECT alignment (Direct only)
 }
 
 // openDisk opens and locks one disk. The lock (flock: shared for a

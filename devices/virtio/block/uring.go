@@ -177,14 +177,11 @@ func newUring(file *os.File, kickFD int, opts Options, cfg uringConfig) (_ *Urin
 	u.barriers = make([]uint32, 0, n)
 	u.cqes = make([]iouring.CQE, min(2*n+2, 256))
 
-	// Arm the kick now: a guest notification before the first Wait stays
-	// counted in the eventfd and completes this READ.
-	if err := u.armKick(); err != nil {
-		return nil, err
-	}
-	if _, err := u.ring.Submit(); err != nil {
-		return nil, fmt.Errorf("block backend: arm the kick: %w", err)
-	}
+	// The kick READ is armed by the first Wait, not here: a backend made to
+	// replace a running one (Device.Replace) shares the queue's eventfd,
+	// and a READ armed early would steal the wake-up meant for the backend
+	// still in use. A notification before the first Wait stays counted in
+	// the eventfd and completes that READ.
 	return u, nil
 }
 

@@ -3,6 +3,7 @@ package block
 import (
 	"bytes"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -207,8 +208,14 @@ func TestUringFixedBuffers(t *testing.T) {
 func TestUringCloseDisarmsKick(t *testing.T) {
 	e := newTestEnv(t, backendKinds[0], envConfig{})
 	u := e.b.(*Uring)
-	if !u.kickArmed {
-		t.Fatal("kick READ not armed after NewUring")
+	if u.kickArmed {
+		t.Fatal("kick READ armed by NewUring: a replacement backend would steal its predecessor's wake-ups")
+	}
+	if err := u.armKick(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.ring.Submit(); err != nil {
+		t.Fatal(err)
 	}
 	if err := u.Close(); err != nil {
 		t.Fatal(err)
@@ -221,5 +228,35 @@ func TestUringCloseDisarmsKick(t *testing.T) {
 	}
 	if _, err := unix.Write(e.kick, []byte{1, 0, 0, 0, 0, 0, 0, 0}); err != nil {
 		t.Fatalf("eventfd after Close: %v", err)
+	}
+}
+
+// TestUringSecondBackendDoesNotStealKicks: a backend built to replace a
+// running one shares the queue's eventfd; until its first Wait it must not
+// consume the notifications meant for the one in use (a disk swap through
+// the API waited for the guest's next kick, a minute in a test, before).
+func TestUringSecondBackendDoesNotStealKicks(t *testing.T) {
+	e := newTestEnv(t, backendKinds[0], envConfig{})
+	next, err := NewUring(e.file, e.kick, Options{QueueSize: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer next.Close()
+	got := make(chan bool, 1)
+	go func() {
+		_, kicked, _ := e.b.Wait(make([]Completion, 0, 8), true)
+		got <- kicked
+	}()
+	time.Sleep(20 * time.Millisecond)
+	if err := e.b.Wake(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case k := <-got:
+		if !k {
+			t.Fatal("Wait returned without the kick")
+		}
+	case <-time.After(10 * time.Second): // hang guard
+		t.Fatal("the backend in use never saw its wake-up: the new backend took it")
 	}
 }

@@ -79,8 +79,13 @@ func (m *deviceManager) add(name string, queues int, build virtioFactory) (_ *vi
 	if d.dev, d.close, err = build(fds); err != nil {
 		return nil, err
 	}
+	// A device that counts violations (block) counts and logs those the
+	// transport finds too; for others they go to the debug log.
 	onViolation := func(reason error) {
 		logrus.WithFields(logrus.Fields{"device": name}).WithError(reason).Debug("virtio protocol violation")
+	}
+	if c, ok := d.dev.(interface{ TransportViolation(error) }); ok {
+		onViolation = c.TransportViolation
 	}
 	if d.transport, err = virtio.NewTransport(m.mem, d.dev, virtio.NewInterrupt(d.irqfd.fd), fds, onViolation); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)

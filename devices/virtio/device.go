@@ -43,7 +43,8 @@ type Activation struct {
 	IRQ    *Interrupt
 	// NeedsReset reports a protocol violation found while the device runs:
 	// the transport sets DEVICE_NEEDS_RESET and interrupts the driver with
-	// a configuration change. The device stops using the offending queue.
+	// a configuration change. The device stops using the offending queue,
+	// and counts and logs the violation itself (the transport does not).
 	// It takes the transport's lock: never call it while holding a lock
 	// that the device's ReadConfig, WriteConfig, Activate or Reset take.
 	NeedsReset func(reason error)

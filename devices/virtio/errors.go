@@ -18,4 +18,10 @@ var (
 	ErrDescriptorMemory = errors.New("descriptor buffer outside guest RAM")
 	ErrQueueLayout      = errors.New("virtqueue rings misplaced")
 	ErrQueueSize        = errors.New("virtqueue size not a power of two within the maximum")
+
+	// Register writes the transport refuses (4.2.3, 3.1.1).
+	ErrLiveQueueWrite = errors.New("queue register written while the device is live or the queue ready")
+	ErrFeaturesWrite  = errors.New("driver features written outside feature negotiation")
+	ErrStatusCleared  = errors.New("status bits cleared without a reset")
+	ErrDriverOKEarly  = errors.New("DRIVER_OK without FEATURES_OK")
 )

@@ -2,7 +2,6 @@ package virtio
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -45,7 +44,10 @@ type Transport struct {
 	live        bool   // guarded by mu: Activate succeeded, Reset not yet called
 	resetting   bool   // guarded by mu: Reset called, done not yet
 
-	// onNeedsReset is told why, for counting and logging (may be nil).
+	// onNeedsReset is told about each violation the transport itself
+	// finds (register writes, ring checks at DRIVER_OK), for counting and
+	// logging; those the device reports through Activation.NeedsReset it
+	// has counted already. May be nil.
 	onNeedsReset func(error)
 }
 
@@ -148,7 +150,7 @@ func (t *Transport) writeReg(offset uint64, v uint32) {
 		t.drvFeatSel = v
 	case regDriverFeatures:
 		if t.status&StatusDriver == 0 || t.status&StatusFeaturesOK != 0 || t.resetting {
-			t.violation(errors.New("driver features written outside feature negotiation"))
+			t.violation(ErrFeaturesWrite)
 			return
 		}
 		switch t.drvFeatSel {
@@ -183,7 +185,7 @@ func (t *Transport) writeQueueReg(offset uint64, v uint32) {
 	case t.status&StatusDriverOK != 0:
 		// Linux's queue teardown writes QueueReady=0 only after a reset;
 		// anything while live is a violation.
-		t.violation(fmt.Errorf("queue register %#x written while the device is live", offset))
+		t.violation(fmt.Errorf("%w: register %#x after DRIVER_OK", ErrLiveQueueWrite, offset))
 		return
 	case t.status&StatusFeaturesOK == 0 || q == nil:
 		return // not configuring queues yet, or no such queue: ignored
@@ -191,7 +193,7 @@ func (t *Transport) writeQueueReg(offset uint64, v uint32) {
 		q.Ready = v&1 != 0
 		return
 	case q.Ready:
-		t.violation(fmt.Errorf("queue %d register %#x written while the queue is ready", q.Index, offset))
+		t.violation(fmt.Errorf("%w: queue %d register %#x while ready", ErrLiveQueueWrite, q.Index, offset))
 		return
 	}
 	switch offset {
@@ -228,7 +230,7 @@ func (t *Transport) writeStatus(v uint32) {
 	}
 	old := t.status
 	if v&old != old {
-		t.violation(fmt.Errorf("status %#x clears bits of %#x without a reset", v, old))
+		t.violation(fmt.Errorf("%w: status %#x over %#x", ErrStatusCleared, v, old))
 		return
 	}
 	added := v &^ old
@@ -239,7 +241,7 @@ func (t *Transport) writeStatus(v uint32) {
 	}
 	if added&StatusDriverOK != 0 {
 		if v&StatusFeaturesOK == 0 {
-			t.violation(errors.New("DRIVER_OK without FEATURES_OK"))
+			t.violation(ErrDriverOKEarly)
 			return
 		}
 		t.status = v
@@ -315,24 +317,32 @@ func (t *Transport) finishReset() {
 	t.status, t.resetting = 0, false
 }
 
-// needsReset is how a running device reports a driver's protocol violation.
-func (t *Transport) needsReset(reason error) {
+// needsReset is how a running device reports a driver's protocol
+// violation. The device counts and logs it itself: onNeedsReset is not told.
+func (t *Transport) needsReset(error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.violation(reason)
+	t.markNeedsReset()
 }
 
-// violation answers a protocol violation: once the driver has started
-// (status not 0) the device sets DEVICE_NEEDS_RESET, and if it was live
-// (DRIVER_OK) also raises a configuration-change interrupt (2.1.2) so the
-// driver notices. Before that the offending write is simply ignored. Every
-// violation is reported for counting and logging.
+// violation answers a protocol violation the transport found: it is
+// reported to onNeedsReset, then markNeedsReset.
 //
 // Preconditions: t.mu held.
 func (t *Transport) violation(reason error) {
 	if t.onNeedsReset != nil {
 		t.onNeedsReset(reason)
 	}
+	t.markNeedsReset()
+}
+
+// markNeedsReset: once the driver has started (status not 0) the device
+// sets DEVICE_NEEDS_RESET, and if it was live (DRIVER_OK) also raises a
+// configuration-change interrupt (2.1.2) so the driver notices. Before
+// that the offending write is simply ignored.
+//
+// Preconditions: t.mu held.
+func (t *Transport) markNeedsReset() {
 	if t.status == 0 || t.status&StatusDeviceNeedsReset != 0 {
 		return
 	}

@@ -91,8 +91,29 @@ func TestQueueRegistersRefusedAfterActivation(t *testing.T) {
 	if d.Reg(vt.RegInterruptStat)&InterruptConfigChanged == 0 {
 		t.Fatal("NEEDS_RESET on a live device must raise a configuration-change interrupt")
 	}
-	if rs.count() == 0 {
-		t.Fatal("violation not reported")
+	if !rs.has(ErrLiveQueueWrite) {
+		t.Fatalf("violations %v, want ErrLiveQueueWrite", rs.list)
+	}
+}
+
+// TestDeviceReportedViolation: a violation the device reports through
+// Activation.NeedsReset sets NEEDS_RESET and interrupts like the
+// transport's own, but is not echoed to onNeedsReset: the device has
+// counted and logged it already.
+func TestDeviceReportedViolation(t *testing.T) {
+	_, dev, _, d, rs := newRig(t)
+	d.Negotiate(FeatureVersion1)
+	d.SetupQueue(0, 8, false)
+	d.Start()
+	dev.activations[0].NeedsReset(ErrHeadInFlight)
+	if st := d.Reg(vt.RegStatus); st&StatusDeviceNeedsReset == 0 {
+		t.Fatalf("status %#x: no NEEDS_RESET", st)
+	}
+	if d.Reg(vt.RegInterruptStat)&InterruptConfigChanged == 0 {
+		t.Fatal("no configuration-change interrupt")
+	}
+	if rs.count() != 0 {
+		t.Fatalf("device-reported violation echoed to onNeedsReset: %v", rs.list)
 	}
 }
 
@@ -131,8 +152,8 @@ func TestStatusRules(t *testing.T) {
 	if st := d.Reg(vt.RegStatus); st&StatusDeviceNeedsReset == 0 {
 		t.Fatalf("status %#x after clearing bits", st)
 	}
-	if rs.count() != 2 {
-		t.Fatalf("violations %v, want 2", rs.list)
+	if rs.count() != 2 || !rs.has(ErrDriverOKEarly) || !rs.has(ErrStatusCleared) {
+		t.Fatalf("violations %v, want ErrDriverOKEarly and ErrStatusCleared", rs.list)
 	}
 }
 

@@ -91,6 +91,11 @@ func (d *Device) Backend() string {
 // Stats returns the device's counters.
 func (d *Device) Stats() *Stats { return d.stats }
 
+// TransportViolation counts and logs (rate-limited, as the worker's own) a
+// protocol violation the transport found in the driver's register writes;
+// pass it as virtio.NewTransport's onNeedsReset.
+func (d *Device) TransportViolation(err error) { d.stats.violation(err) }
+
 // Activate implements virtio.Device: one worker per ready queue.
 func (d *Device) Activate(a virtio.Activation) error {
 	d.mu.Lock()

@@ -83,7 +83,8 @@ func newRig(t testing.TB, opts rigOptions) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.tr, err = virtio.NewTransport(mem, r.dev, virtio.NewInterrupt(irqfd), []int{kick}, nil)
+	// Wired as vmm/devicemgr.go wires it: the device counts what the transport finds.
+	r.tr, err = virtio.NewTransport(mem, r.dev, virtio.NewInterrupt(irqfd), []int{kick}, r.dev.TransportViolation)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,6 +320,47 @@ func TestDeviceViolationNeedsReset(t *testing.T) {
 	head, st := r.request(TypeIn, 0, []vt.Buf{{Addr: buf, Len: 512, Write: true}})
 	if s, _ := r.wait(head, st); s != StatusOK {
 		t.Fatalf("after reset: status %d", s)
+	}
+}
+
+// TestDeviceCountsTransportViolations: a violation the transport finds in
+// a register write is counted by kind like the worker's own, and one the
+// worker finds is counted once, not again when the transport hears of it.
+func TestDeviceCountsTransportViolations(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	r.drv.SetReg(vt.RegQueueSel, 0)
+	r.drv.SetReg(vt.RegQueueNum, 8) // after DRIVER_OK
+	if r.drv.Reg(vt.RegStatus)&vt.StatusNeedsReset == 0 {
+		t.Fatal("no NEEDS_RESET after QueueNum written on a live device")
+	}
+	if n := r.dev.Stats().Count(virtio.ErrLiveQueueWrite); n != 1 {
+		t.Fatalf("live queue write counted %d times; kinds %v", n, r.dev.Stats().Kinds())
+	}
+	if err := r.drv.Reset(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	r.drv.SetReg(vt.RegStatus, vt.StatusAcknowledge)
+	r.drv.SetReg(vt.RegStatus, vt.StatusAcknowledge|vt.StatusDriver|vt.StatusDriverOK) // no FEATURES_OK
+	if n := r.dev.Stats().Count(virtio.ErrDriverOKEarly); n != 1 {
+		t.Fatalf("DRIVER_OK without FEATURES_OK counted %d times; kinds %v", n, r.dev.Stats().Kinds())
+	}
+	if err := r.drv.Reset(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	r.drv.Negotiate(r.dev.Features())
+	r.q = r.drv.SetupQueue(0, QueueSize, true)
+	r.drv.Start()
+	r.q.Publish(QueueSize) // a head out of range: the worker finds it
+	r.q.Kick()
+	deadline := time.Now().Add(10 * time.Second)
+	for r.drv.Reg(vt.RegStatus)&vt.StatusNeedsReset == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no NEEDS_RESET after a head out of range")
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	if n := r.dev.Stats().Count(virtio.ErrHeadIndex); n != 1 {
+		t.Fatalf("head out of range counted %d times; kinds %v", n, r.dev.Stats().Kinds())
 	}
 }
 

@@ -68,6 +68,7 @@ var knownKinds = []error{
 	virtio.ErrAvailIndex, virtio.ErrHeadIndex, virtio.ErrHeadInFlight, virtio.ErrNextIndex, virtio.ErrChainTooLong,
 	virtio.ErrIndirectNotOK, virtio.ErrIndirectLength, virtio.ErrIndirectNested, virtio.ErrIndirectWithNext,
 	virtio.ErrDescriptorMemory, virtio.ErrQueueLayout, virtio.ErrQueueSize,
+	virtio.ErrLiveQueueWrite, virtio.ErrFeaturesWrite, virtio.ErrStatusCleared, virtio.ErrDriverOKEarly,
 	ErrNoStatus, ErrHeader, ErrStatusShared, ErrDirection, ErrUnaligned, ErrBeyondCapacity, ErrTooManySegments, ErrSegmentTooLarge,
 	ErrReadOnly, ErrUnsupported, ErrRange, ErrRangeFlags, ErrBlockAlignment,
 }

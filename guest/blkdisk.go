@@ -18,6 +18,10 @@ const (
 	// BlkCases are the cases test=blk runs, in order.
 	BlkCases = "blk_rw,blk_flush,blk_id,blk_discard,blk_zeroes,blk_ro,blk_multiseg,blk_indirect,blk_qd64,blk_reset"
 
+	// BlkHostileCases are the cases test=blk_hostile runs, in order.
+	BlkHostileCases = "blk_h_ring,blk_h_chain,blk_h_indirect,blk_h_noindirect,blk_h_memory,blk_h_status," +
+		"blk_h_header,blk_h_bounds,blk_h_unsupp,blk_h_ro,blk_h_layout,blk_h_liveregs,blk_h_nofeatok,blk_h_flood"
+
 	// MinBlkDiskBytes is the smallest writable disk test=blk works on;
 	// PerfDiskBytes the smallest blk_perf works on.
 	MinBlkDiskBytes = 16384 * SectorSize

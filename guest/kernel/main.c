@@ -56,6 +56,21 @@ static const struct test tests[] = {
 	{"speed", test_speed, false, false},
 	{"ctrlaltdel", test_ctrlaltdel, false, false},
 	{"blk_resize", test_blk_resize, false, false},
+	/* Hostile virtio-blk drivers: test=blk_hostile runs BLK_HOSTILE_CASES. */
+	{"blk_h_ring", test_blk_h_ring, false, false},
+	{"blk_h_chain", test_blk_h_chain, false, false},
+	{"blk_h_indirect", test_blk_h_indirect, false, false},
+	{"blk_h_noindirect", test_blk_h_noindirect, false, false},
+	{"blk_h_memory", test_blk_h_memory, false, false},
+	{"blk_h_status", test_blk_h_status, false, false},
+	{"blk_h_header", test_blk_h_header, false, false},
+	{"blk_h_bounds", test_blk_h_bounds, false, false},
+	{"blk_h_unsupp", test_blk_h_unsupp, false, false},
+	{"blk_h_ro", test_blk_h_ro, false, false},
+	{"blk_h_layout", test_blk_h_layout, false, false},
+	{"blk_h_liveregs", test_blk_h_liveregs, false, false},
+	{"blk_h_nofeatok", test_blk_h_nofeatok, false, false},
+	{"blk_h_flood", test_blk_h_flood, false, false},
 };
 #define NTESTS (sizeof tests / sizeof tests[0])
 
@@ -125,6 +140,8 @@ static void run_list(const char *list, size_t len)
 					run(&tests[k]);
 		} else if (str_eq_n(name, n, "blk")) {
 			run_list(BLK_CASES, strlen(BLK_CASES));
+		} else if (str_eq_n(name, n, "blk_hostile")) {
+			run_list(BLK_HOSTILE_CASES, strlen(BLK_HOSTILE_CASES));
 		} else if (n > 0) {
 			bool found = false;
 			for (size_t k = 0; k < NTESTS && !found; k++)

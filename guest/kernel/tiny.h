@@ -239,6 +239,25 @@ const char *test_blk_crash(void);
 const char *test_speed(void);
 const char *test_ctrlaltdel(void);
 const char *test_blk_resize(void);
+/* tests_blk_hostile.c: test=blk_hostile runs BLK_HOSTILE_CASES (a writable disk and a second disk). */
+#define BLK_HOSTILE_CASES                                                                         \
+	"blk_h_ring,blk_h_chain,blk_h_indirect,blk_h_noindirect,blk_h_memory,blk_h_status,"      \
+	"blk_h_header,blk_h_bounds,blk_h_unsupp,blk_h_ro,blk_h_layout,blk_h_liveregs,"           \
+	"blk_h_nofeatok,blk_h_flood"
+const char *test_blk_h_ring(void);
+const char *test_blk_h_chain(void);
+const char *test_blk_h_indirect(void);
+const char *test_blk_h_noindirect(void);
+const char *test_blk_h_memory(void);
+const char *test_blk_h_status(void);
+const char *test_blk_h_header(void);
+const char *test_blk_h_bounds(void);
+const char *test_blk_h_unsupp(void);
+const char *test_blk_h_ro(void);
+const char *test_blk_h_layout(void);
+const char *test_blk_h_liveregs(void);
+const char *test_blk_h_nofeatok(void);
+const char *test_blk_h_flood(void);
 
 /* boot.S / traps.S / linker.ld symbols */
 extern char ap_tramp_start[], ap_tramp_end[];

@@ -290,6 +290,7 @@ struct blk_dev {
 	u32 queue_max;
 	bool polling;
 	bool live; /* DRIVER_OK set and not reset since */
+	u64 drop;  /* features blk_init declines besides blk_nofeat= (hostile cases) */
 	struct virtq vq;
 	struct blk_req *by_head[VQ_MAX_SIZE];
 	u64 seq, max_done_seq;

@@ -209,7 +209,7 @@ static const char *blk_init(struct blk_dev *d)
 	}
 	u64 nofeat = 0;
 	cmdline_u64("blk_nofeat", &nofeat);
-	u64 want = d->offered & DRIVER_FEATURES & ~(nofeat & ~FEATURE(VIRTIO_F_VERSION_1));
+	u64 want = d->offered & DRIVER_FEATURES & ~((nofeat | d->drop) & ~FEATURE(VIRTIO_F_VERSION_1));
 	vmmio_driver_features(m, want);
 	vmmio_set_status(m, VSTAT_ACKNOWLEDGE | VSTAT_DRIVER | VSTAT_FEATURES_OK);
 	u32 st = vmmio_status(m);

@@ -36,6 +36,8 @@ type tinyRun struct {
 	cpus                   int
 	initrd                 []byte
 	kernelName, initrdName string
+	disks                  []vmm.DiskConfig
+	inspect                func(vm *vmm.VM) // called after the guest ran, before Close
 }
 
 // tinyKernelName is the kernel's name in Config, so multiboot's argv[0].
@@ -101,7 +103,7 @@ func bootTinyResult(t *testing.T, r tinyRun) tinyResult {
 	var out testutil.SyncBuffer
 	vm, err := vmm.New(vmm.Config{
 		Kernel: kernel, KernelName: r.kernelName, Cmdline: r.cmdline, Boot: r.boot,
-		Initrd: r.initrd, InitrdName: r.initrdName,
+		Initrd: r.initrd, InitrdName: r.initrdName, Disks: r.disks,
 		MemSize: 256 << 20, CPUs: r.cpus, TestExit: true, Console: &out,
 	})
 	if err != nil {
@@ -117,6 +119,9 @@ func bootTinyResult(t *testing.T, r tinyRun) tinyResult {
 	}
 	if res.Status == -1 {
 		t.Fatalf("guest did not finish within 2 minutes\nserial output:\n%s", out.String())
+	}
+	if r.inspect != nil {
+		r.inspect(vm)
 	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()

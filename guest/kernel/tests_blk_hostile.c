@@ -17,7 +17,7 @@
 #define H_GUARD_BYTES (H_GUARD_SECTORS * SECTOR)
 #define H_SERVE 7680
 #define H_BLOCK 4096
-#define H_BUF (72 * KiB) /* room for one descriptor past SIZE_MAX and for SEG_MAX + 1 sectors */
+#define H_BUF (72 * KiB) /* room for one descriptor past a 64 KiB size_max */
 #define H_JUNK 0xee      /* what refused writes carry */
 
 /* rd is one descriptor of a chain a check builds: next is an index into the chain when it is below the chain's length, else written as is. */
@@ -604,23 +604,33 @@ static const char *len_520_in(struct hostile *h)
 
 static const char *len_too_many_segs(struct hostile *h)
 {
-	enum { SEGS = 129 }; /* SEG_MAX + 1 */
-	struct rd c[SEGS + 2];
+	struct blk_dev *d = h->d;
+	struct rd c[VQ_MAX_SIZE];
 	struct blk_req *r = h->r;
-	if (h->d->vq.size < SEGS + 2)
-		return blk_errf(h->d, "queue size %u cannot hold a chain of %u", h->d->vq.size, SEGS + 2);
+	if (!(d->features & FEATURE(BLK_F_SEG_MAX)))
+		return "SEG_MAX is not negotiated: there is no limit to pass";
+	u32 segs = d->seg_max + 1;
+	if (segs + 2 > d->vq.size)
+		return blk_errf(d, "queue size %u cannot hold a chain of seg_max + 3 = %u", d->vq.size, segs + 2);
 	fill_bytes(h->buf, H_JUNK, H_BUF);
 	req3(c, r, BLK_T_OUT, H_GUARD, h->buf, SECTOR);
-	c[SEGS + 1] = c[2];
-	for (u32 i = 0; i < SEGS; i++)
-		c[1 + i] = (struct rd){pa(h->buf + i * SECTOR), SECTOR, VQ_DESC_F_NEXT, (u16)(2 + i)};
-	c[SEGS + 1].next = 0;
-	return expect_status(h, r, c, SEGS + 2, &r->status, BLK_S_IOERR);
+	c[segs + 1] = c[2];
+	c[segs + 1].next = 0;
+	for (u32 i = 0; i < segs; i++) /* the device must refuse before it reads any: they may share memory */
+		c[1 + i] = (struct rd){pa(h->buf + i % (H_BUF / SECTOR) * SECTOR), SECTOR, VQ_DESC_F_NEXT,
+				       (u16)(2 + i)};
+	return expect_status(h, r, c, segs + 2, &r->status, BLK_S_IOERR);
 }
 
 static const char *len_seg_too_big(struct hostile *h)
 {
-	return refused_write(h, BLK_T_OUT, H_GUARD, 64 * KiB + SECTOR, NULL, BLK_S_IOERR);
+	struct blk_dev *d = h->d;
+	if (!(d->features & FEATURE(BLK_F_SIZE_MAX)))
+		return "SIZE_MAX is not negotiated: there is no limit to pass";
+	u32 len = d->size_max / SECTOR * SECTOR + SECTOR;
+	if (len > H_BUF)
+		return blk_errf(d, "size_max %u: this case's buffer holds %u bytes", d->size_max, (u32)H_BUF);
+	return refused_write(h, BLK_T_OUT, H_GUARD, len, NULL, BLK_S_IOERR);
 }
 
 static const struct hcheck bounds_checks[] = {
@@ -629,8 +639,8 @@ static const struct hcheck bounds_checks[] = {
 	{"write at sector 2^64 - 1", bounds_last_u64, false},
 	{"write of 500 bytes", len_500, false},
 	{"read of 520 bytes", len_520_in, false},
-	{"write of SEG_MAX + 1 data descriptors", len_too_many_segs, false},
-	{"write with one descriptor of SIZE_MAX + 512", len_seg_too_big, false},
+	{"write of seg_max + 1 data descriptors", len_too_many_segs, false},
+	{"write with one descriptor of size_max + 512", len_seg_too_big, false},
 };
 
 /* ---- what the device does not do: blk_h_unsupp ---- */

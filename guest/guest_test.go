@@ -94,7 +94,12 @@ func bootTinyResult(t *testing.T, r tinyRun) tinyResult {
 	}
 	rec := &logRecorder{}
 	std := logrus.StandardLogger()
-	hooks := std.ReplaceHooks(logrus.LevelHooks{})
+	// Add the recorder beside whatever hooks the caller installed (a test
+	// may be counting warnings) and put the set back afterwards.
+	hooks := logrus.LevelHooks{}
+	for lvl, hs := range std.Hooks {
+		hooks[lvl] = append([]logrus.Hook(nil), hs...)
+	}
 	std.AddHook(rec)
 	level := std.GetLevel()
 	std.SetLevel(logrus.InfoLevel)

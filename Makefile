@@ -19,8 +19,12 @@ build: guest
 guest:
 	@if [ -f guest/Makefile ]; then $(MAKE) -C guest; fi
 
+# unsafe is allowed only in files named *_unsafe.go (and their tests), so
+# every line that can break memory safety is in a file that says so.
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(git grep -l '"unsafe"' -- '*.go' | grep -v -e '_unsafe\.go$$' -e '_unsafe_test\.go$$'); \
+		if [ -n "$$out" ]; then echo "\"unsafe\" imported outside *_unsafe.go files:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
 # Debian's cloud kernel, booted by the end-to-end test in cmd/vmm.

@@ -2,8 +2,6 @@
 
 package iouring
 
-import "unsafe"
-
 // SQE is a submission queue entry, laid out exactly like struct io_uring_sqe
 // (64 bytes). Unions are flattened to the member this package uses; OpFlags
 // is rw_flags / fsync_flags / poll32_events depending on the opcode.
@@ -23,10 +21,6 @@ type SQE struct {
 	Addr3       uint64
 	_           uint64
 }
-
-// Compile-time check that SQE matches the kernel's 64-byte layout.
-var _ [64 - unsafe.Sizeof(SQE{})]struct{}
-var _ [unsafe.Sizeof(SQE{}) - 64]struct{}
 
 // prepRW fills the fields shared by every read/write-shaped opcode, like
 // liburing's io_uring_prep_rw. The entry is zeroed by GetSQE beforehand, so

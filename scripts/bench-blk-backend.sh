@@ -9,7 +9,10 @@
 #                   disk: O_DIRECT does not work on tmpfs)
 #   BLK_BENCH_SIZE  its size in bytes (default 1 GiB)
 #   WORKLOADS       default "randread4k-qd1 randread4k-qd32 seqread1m-qd8 seqwrite1m-qd8"
-#   ENGINES         BenchmarkBackend engines, default "uring"; also
+#   ENGINES         columns, default "device uring": "device" is the whole
+#                   virtio-blk device (BenchmarkDevice: queue, worker, io_uring
+#                   backend, driven in-process through its rings); the others
+#                   are BenchmarkBackend engines, the backend alone: uring,
 #                   uring-eager, uring-fixed, uring-coop, sync
 #
 # The host's disk rate drifts by tens of percent between runs, so one run of
@@ -26,7 +29,7 @@ rounds=${2:-5}
 file=${BLK_BENCH_FILE:-/var/tmp/vmm-blk-bench.dat}
 size=${BLK_BENCH_SIZE:-$((1 << 30))}
 workloads=${WORKLOADS:-"randread4k-qd1 randread4k-qd32 seqread1m-qd8 seqwrite1m-qd8"}
-engines=${ENGINES:-"uring"}
+engines=${ENGINES:-"device uring"}
 lock=/tmp/vmm-bench.lock
 export BLK_BENCH_FILE=$file BLK_BENCH_SIZE=$size
 
@@ -75,9 +78,11 @@ print(int(d["iops"]), round(d["bw_bytes"] / 1e6, 1), "-", int(cpu))'
 
 # Prints "iops MB/s allocs/op cpu-ns/op" of one Go run.
 go_run() { # workload engine
-  flock "$lock" "$tmp/block.test" -test.run '^$' -test.bench "^BenchmarkBackend\$/^$2\$/^$1\$" \
+  local bench="^BenchmarkBackend\$/^$2\$/^$1\$"
+  [ "$2" = device ] && bench="^BenchmarkDevice\$/^$1\$"
+  flock "$lock" "$tmp/block.test" -test.run '^$' -test.bench "$bench" \
     -test.benchtime "${secs}s" -test.count 1 |
-    awk '$1 ~ /^BenchmarkBackend/ {
+    awk '$1 ~ /^Benchmark(Backend|Device)/ {
       for (i = 2; i < NF; i++) {
         if ($(i+1) == "IOPS") iops = $i
         if ($(i+1) == "MB/s") mbs = $i

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"os"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,38 +20,10 @@ import (
 // the irqfd. No VM, so the guest's CPU (slow on some KVM backends) is out
 // of the picture and what is measured is the device.
 //
-// VMM_BENCH_FILE names the image (default: a 1 GiB file in /var/tmp,
-// created once); VMM_BENCH_DIRECT=0 turns O_DIRECT off.
-
-const benchFileSize = 1 << 30
-
-func benchFile(b *testing.B) string {
-	if p := os.Getenv("VMM_BENCH_FILE"); p != "" {
-		return p
-	}
-	p := "/var/tmp/vmm-blk-bench.img"
-	if st, err := os.Stat(p); err == nil && st.Size() == benchFileSize {
-		return p
-	}
-	f, err := os.Create(p)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	chunk := make([]byte, 1<<20)
-	for i := 0; i < benchFileSize>>20; i++ {
-		for j := range chunk {
-			chunk[j] = byte(i + j*13)
-		}
-		if _, err := f.Write(chunk); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := f.Sync(); err != nil {
-		b.Fatal(err)
-	}
-	return p
-}
+// The image and the workloads are BenchmarkBackend's (BLK_BENCH_FILE,
+// BLK_BENCH_SIZE; benchWorkloads), so scripts/bench-blk-backend.sh puts the
+// device, the backend alone and fio side by side. VMM_BENCH_ENGINE=sync
+// runs the device on the sync backend.
 
 // benchRig is a device with preallocated request slots on the driver side,
 // so the driver allocates nothing per request either.
@@ -74,18 +45,10 @@ type benchSlot struct {
 	status []byte
 }
 
-func newBenchRig(b *testing.B, qd int, reqBytes int, write bool) *benchRig {
-	path := benchFile(b)
-	flags := os.O_RDWR
-	direct := os.Getenv("VMM_BENCH_DIRECT") != "0"
-	if direct {
-		flags |= syscall.O_DIRECT
-	}
-	f, err := os.OpenFile(path, flags, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
+func newBenchRig(b *testing.B, qd int, reqBytes int, write bool) (*benchRig, int64) {
+	f, size := backendBenchFile(b) // opened O_DIRECT
 	b.Cleanup(func() { f.Close() })
+	direct := true
 	mem, err := guestmem.New([]guestmem.Range{{GPA: 0, Size: 256 << 20}})
 	if err != nil {
 		b.Fatal(err)
@@ -94,7 +57,7 @@ func newBenchRig(b *testing.B, qd int, reqBytes int, write bool) *benchRig {
 	kick, _ := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	irqfd, _ := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	be := newBenchBackend(b, f, kick, direct)
-	dev, err := New(Config{ID: "bench", Capacity: benchFileSize / SectorSize, BlockSize: SectorSize, Flush: true, Backends: []Backend{be}})
+	dev, err := New(Config{ID: "bench", Capacity: uint64(size) / SectorSize, BlockSize: SectorSize, Flush: true, Backends: []Backend{be}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -136,7 +99,7 @@ func newBenchRig(b *testing.B, qd int, reqBytes int, write bool) *benchRig {
 		r.slots = append(r.slots, s)
 		r.free = append(r.free, i)
 	}
-	return r
+	return r, size
 }
 
 // newBenchBackend is the backend the device runs on: io_uring, or sync
@@ -203,30 +166,19 @@ func (r *benchRig) run(b *testing.B, n int, next func() uint64) {
 }
 
 func BenchmarkDevice(b *testing.B) {
-	for _, c := range []struct {
-		name  string
-		qd    int
-		bytes int
-		write bool
-		seq   bool
-	}{
-		{"randread4k/QD1", 1, 4096, false, false},
-		{"randread4k/QD32", 32, 4096, false, false},
-		{"seqread1m/QD4", 4, 1 << 20, false, true},
-		{"seqwrite1m/QD4", 4, 1 << 20, true, true},
-	} {
-		b.Run(c.name, func(b *testing.B) {
-			r := newBenchRig(b, c.qd, c.bytes, c.write)
-			sectors := uint64(benchFileSize / SectorSize)
-			step := uint64(c.bytes / SectorSize)
+	for _, w := range benchWorkloads {
+		b.Run(w.name, func(b *testing.B) {
+			r, size := newBenchRig(b, w.qd, int(w.bs), w.typ == TypeOut)
+			sectors := uint64(size / SectorSize)
+			step := uint64(w.bs / SectorSize)
 			var pos uint64
 			next := func() uint64 {
-				if c.seq {
+				if !w.rand {
 					s := pos
 					pos = (pos + step) % (sectors - step)
 					return s
 				}
-				return rand.Uint64N(sectors/8) * 8 % (sectors - step)
+				return rand.Uint64N((sectors-step)/step) * step
 			}
 			r.run(b, min(b.N, 64), next) // warm up
 			var ru0, ru1 unix.Rusage
@@ -238,10 +190,10 @@ func BenchmarkDevice(b *testing.B) {
 			el := time.Since(start)
 			b.StopTimer()
 			_ = unix.Getrusage(unix.RUSAGE_SELF, &ru1)
-			cpu := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano()) / time.Duration(b.N)
+			cpu := ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano()
 			b.ReportMetric(float64(b.N)/el.Seconds(), "IOPS")
-			b.ReportMetric(float64(b.N)*float64(c.bytes)/el.Seconds()/1e6, "MB/s")
-			b.ReportMetric(float64(cpu.Nanoseconds())/1000, "cpu-us/req")
+			b.ReportMetric(float64(b.N)*float64(w.bs)/el.Seconds()/1e6, "MB/s")
+			b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

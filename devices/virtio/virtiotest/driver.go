@@ -59,6 +59,7 @@ const (
 // Driver drives one device.
 type Driver struct {
 	W      Window
+	reg    [4]byte // register access buffer: a local would escape through the interface call
 	Mem    *guestmem.Memory
 	next   uint64 // bump allocator
 	limit  uint64
@@ -73,16 +74,14 @@ func New(w Window, mem *guestmem.Memory, base, limit uint64) *Driver {
 
 // Reg reads a 32-bit register.
 func (d *Driver) Reg(off uint64) uint32 {
-	var b [4]byte
-	d.W.Read(off, b[:])
-	return binary.LittleEndian.Uint32(b[:])
+	d.W.Read(off, d.reg[:])
+	return binary.LittleEndian.Uint32(d.reg[:])
 }
 
 // SetReg writes a 32-bit register.
 func (d *Driver) SetReg(off uint64, v uint32) {
-	var b [4]byte
-	binary.LittleEndian.PutUint32(b[:], v)
-	d.W.Write(off, b[:])
+	binary.LittleEndian.PutUint32(d.reg[:], v)
+	d.W.Write(off, d.reg[:])
 }
 
 // Alloc returns n bytes of zeroed guest RAM aligned to align.

@@ -8,10 +8,12 @@ import (
 )
 
 // Minimal ACPI tables (ACPI 6.4): RSDP → XSDT → FADT (hardware-reduced,
-// pointing at an empty DSDT) and MADT. Kernels built without MP-table
+// pointing at the DSDT, dsdt.go) and MADT. Kernels built without MP-table
 // support (Debian's cloud kernel has no CONFIG_X86_MPPARSE) learn their
-// CPUs and IOAPIC from the MADT. They live in the BIOS area below 1 MiB,
-// which the e820 map reserves and Linux scans for the RSDP.
+// CPUs and IOAPIC from the MADT, and kernels built without virtio-mmio
+// command-line devices find the devices in the DSDT. They live in the BIOS
+// area below 1 MiB, which the e820 map reserves and Linux scans for the
+// RSDP.
 const (
 	sdtHeaderSize  = 36
 	fadtSize       = 276 // revision 6
@@ -47,10 +49,14 @@ func finishSDT(t []byte) []byte {
 	return t
 }
 
-// acpiTables returns each table with the guest-physical address it goes at.
-func acpiTables(ncpu int) (map[uint64][]byte, error) {
+// acpiTables returns each table with the guest-physical address it goes at,
+// for ncpu vCPUs and nvirtio virtio-mmio devices.
+func acpiTables(ncpu, nvirtio int) (map[uint64][]byte, error) {
 	le := binary.LittleEndian
-	dsdt := finishSDT(sdtHeader("DSDT", 2))
+	dsdt, err := buildDSDT(nvirtio)
+	if err != nil {
+		return nil, err
+	}
 
 	fadt := append(sdtHeader("FACP", fadtRevision), make([]byte, fadtSize-sdtHeaderSize)...)
 	le.PutUint32(fadt[40:], acpiDSDTAddr)
@@ -98,8 +104,8 @@ func acpiTables(ncpu int) (map[uint64][]byte, error) {
 }
 
 // writeACPI places the ACPI tables in guest RAM.
-func writeACPI(mem *guestmem.Memory, ncpu int) error {
-	tables, err := acpiTables(ncpu)
+func writeACPI(mem *guestmem.Memory, ncpu, nvirtio int) error {
+	tables, err := acpiTables(ncpu, nvirtio)
 	if err != nil {
 		return err
 	}

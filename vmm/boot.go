@@ -84,7 +84,7 @@ func loadGuest(mem *guestmem.Memory, k *Kernel, cfg *Config) error {
 	if err := mem.Write(mpTableAddr, mp); err != nil {
 		return err
 	}
-	if err := writeACPI(mem, cfg.CPUs); err != nil {
+	if err := writeACPI(mem, cfg.CPUs, len(cfg.Disks)); err != nil {
 		return err
 	}
 	switch k.Protocol {

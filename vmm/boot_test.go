@@ -169,7 +169,7 @@ func TestLoadGuestErrors(t *testing.T) {
 }
 
 func TestACPITables(t *testing.T) {
-	tables, err := acpiTables(MaxCPUs)
+	tables, err := acpiTables(MaxCPUs, MaxVirtioDevices)
 	if err != nil {
 		t.Fatal(err)
 	}

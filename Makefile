@@ -32,10 +32,14 @@ linux-debian:
 	scripts/guest-linux.sh build/linux-debian >/dev/null
 
 # Our own Linux guest (guest/linux/vmm.config) and its busybox initramfs,
-# built from Debian's linux-source-6.1 and cached under build/linux-guest/
-# by the fragment's hash; booted to init by cmd/vmm/linux_test.go.
+# its ACPI variant (+ guest/linux/acpi.config, an object tree of its own),
+# both built from Debian's linux-source-6.1 and cached under
+# build/linux-guest/ by their inputs' hash, and the ext4 root filesystem
+# image (build/linux-rootfs/); booted by cmd/vmm/linux*_test.go.
 linux-guest:
 	scripts/guest-linux.sh build >/dev/null
+	scripts/guest-linux.sh build --acpi >/dev/null
+	scripts/guest-linux.sh rootfs >/dev/null
 
 # VMM_TEST_STRICT turns a test's missing prerequisite (a build artifact,
 # /dev/kvm, io_uring) from a skip into a failure: `make test` must not pass

@@ -6,7 +6,7 @@
 #       both the bzImage and the ELF vmlinux inside it (LZ4-compressed payload).
 #       Prints the output directory.
 #
-#   scripts/guest-linux.sh build [ROOT]        (ROOT: build/linux-guest)
+#   scripts/guest-linux.sh build [--acpi] [ROOT]   (ROOT: build/linux-guest)
 #       Build our own small kernel from Debian's linux-source-6.1: tinyconfig
 #       (64-bit) + guest/linux/vmm.config, vmlinux only, plus a busybox
 #       initramfs whose /init is guest/linux/init. Outputs go to
@@ -16,6 +16,16 @@
 #       (cmd/vmm/linux_test.go computes the same key). ROOT/current links to
 #       the newest <key>. A second run with the same inputs does nothing.
 #       Prints the output directory.
+#       --acpi builds the ACPI variant: guest/linux/acpi.config merged after
+#       vmm.config, in an object tree of its own; <key> hashes vmm.config,
+#       acpi.config and init, in that order; ROOT/current-acpi links to it.
+#
+#   scripts/guest-linux.sh rootfs [ROOT]       (ROOT: build/linux-rootfs)
+#       An ext4 image holding the initramfs's files (static busybox, /init
+#       from guest/linux/init), made with mkfs.ext4 -d as
+#       guest/linux/rootfs.conf says: ROOT/<key>/rootfs.ext4, <key> from
+#       sha256(guest/linux/rootfs.conf followed by guest/linux/init).
+#       ROOT/current links to it. Prints the output directory.
 #
 # Installs what it needs with apt-get when run as root (CI starts from a
 # machine with only Go, gcc and make).
@@ -85,11 +95,11 @@ debian() {
   echo "$out"
 }
 
-# check_fragment CONFIG FRAGMENT fails naming every option of FRAGMENT that
-# olddefconfig dropped or changed (a missing dependency, a typo, a default
-# that wins).
+# check_fragment CONFIG FRAGMENT [NAME] fails naming every option of
+# FRAGMENT (called NAME in the message) that olddefconfig dropped or changed
+# (a missing dependency, a typo, a default that wins).
 check_fragment() {
-  local config=$1 frag=$2 bad=() line name
+  local config=$1 frag=$2 what=${3:-$2} bad=() line name
   while IFS= read -r line; do
     case "$line" in
       CONFIG_*=*)
@@ -103,24 +113,44 @@ check_fragment() {
     esac
   done < "$frag"
   if [ ${#bad[@]} -gt 0 ]; then
-    echo "guest-linux.sh: options of $frag that did not survive olddefconfig:" >&2
+    echo "guest-linux.sh: options of $what that did not survive olddefconfig:" >&2
     printf '  %s\n' "${bad[@]}" >&2
     exit 1
   fi
 }
 
+# effective_fragment FRAGMENT... prints the fragments' option lines with a
+# later fragment's line replacing an earlier one for the same option: what
+# merge_config.sh makes of them, and what olddefconfig must keep.
+effective_fragment() {
+  awk '
+    /^CONFIG_[A-Za-z0-9_]+=/ { name = $0; sub(/=.*/, "", name) }
+    /^# CONFIG_[A-Za-z0-9_]+ is not set$/ { name = $2 }
+    name != "" { if (!(name in line)) order[++n] = name; line[name] = $0; name = "" }
+    END { for (i = 1; i <= n; i++) print line[order[i]] }
+  ' "$@"
+}
+
 build() {
+  local variant=""
+  if [ "${1:-}" = --acpi ]; then
+    variant=acpi
+    shift
+  fi
   local root=${1:-build/linux-guest}
-  local frag=$repo/guest/linux/vmm.config init=$repo/guest/linux/init
-  [ -f "$frag" ] || die "$frag is missing"
-  [ -f "$init" ] || die "$init is missing"
+  local frags=("$repo/guest/linux/vmm.config") init=$repo/guest/linux/init
+  [ -n "$variant" ] && frags+=("$repo/guest/linux/$variant.config")
+  local f
+  for f in "${frags[@]}" "$init"; do
+    [ -f "$f" ] || die "$f is missing"
+  done
   mkdir -p "$root"
   root=$(cd "$root" && pwd)
-  local key out
-  key=$(cat "$frag" "$init" | sha256sum | cut -c1-16)
+  local key out link=current${variant:+-$variant}
+  key=$(cat "${frags[@]}" "$init" | sha256sum | cut -c1-16)
   out=$root/$key
   if [ -s "$out/vmlinux" ] && [ -s "$out/initramfs.cpio.gz" ]; then
-    ln -sfn "$key" "$root/current"
+    ln -sfn "$key" "$root/$link"
     echo "$out"
     return 0
   fi
@@ -142,15 +172,31 @@ build() {
     tar -xf "$tarball" -C "$src" --strip-components=1
     touch "$src/.extracted"
   fi
-  local obj=$root/obj/$srcver
+  # A variant has an object tree of its own: sharing one would rebuild
+  # most of the kernel at every switch between them (ACPI changes headers
+  # that most files include). A new variant tree starts as a copy of the
+  # main one, which still spares about a quarter of the variant's first
+  # build (docs/linux-guest.md); both must use the same $src path, or
+  # every command line differs and make rebuilds everything.
+  local obj=$root/obj/$srcver${variant:+-$variant}
+  if [ -n "$variant" ] && [ ! -e "$obj" ] && [ -s "$root/obj/$srcver/vmlinux" ]; then
+    echo "guest-linux.sh: starting $obj from a copy of $root/obj/$srcver" >&2
+    rm -rf "$obj.tmp"
+    cp -a "$root/obj/$srcver" "$obj.tmp"
+    mv "$obj.tmp" "$obj"
+  fi
   mkdir -p "$obj"
   local kmake=(make -C "$src" O="$obj" ARCH=x86_64 -s)
 
-  echo "guest-linux.sh: configuring (tinyconfig + $frag)" >&2
+  echo "guest-linux.sh: configuring (tinyconfig + ${frags[*]})" >&2
   "${kmake[@]}" tinyconfig >/dev/null
-  (cd "$src" && ARCH=x86_64 scripts/kconfig/merge_config.sh -m -O "$obj" "$obj/.config" "$frag" >/dev/null)
+  (cd "$src" && ARCH=x86_64 scripts/kconfig/merge_config.sh -m -O "$obj" "$obj/.config" "${frags[@]}" >/dev/null)
   "${kmake[@]}" olddefconfig >/dev/null
-  check_fragment "$obj/.config" "$frag"
+  local eff
+  eff=$(mktemp)
+  effective_fragment "${frags[@]}" > "$eff"
+  check_fragment "$obj/.config" "$eff" "${frags[*]}"
+  rm -f "$eff"
 
   echo "guest-linux.sh: building vmlinux (make -j2)" >&2
   "${kmake[@]}" -j2 vmlinux >&2
@@ -184,8 +230,56 @@ EOF
   mv "$out/initramfs.cpio.gz.tmp" "$out/initramfs.cpio.gz"
   mv "$out/vmlinux.tmp" "$out/vmlinux"
   echo $((SECONDS - start)) > "$out/build-seconds"
-  ln -sfn "$key" "$root/current"
+  ln -sfn "$key" "$root/$link"
   echo "guest-linux.sh: built in $((SECONDS - start)) s: $out/vmlinux ($(du -h "$out/vmlinux" | cut -f1)), $out/initramfs.cpio.gz" >&2
+  echo "$out"
+}
+
+rootfs() {
+  local root=${1:-build/linux-rootfs}
+  local conf=$repo/guest/linux/rootfs.conf init=$repo/guest/linux/init
+  [ -f "$conf" ] || die "$conf is missing"
+  [ -f "$init" ] || die "$init is missing"
+  mkdir -p "$root"
+  root=$(cd "$root" && pwd)
+  local key out
+  key=$(cat "$conf" "$init" | sha256sum | cut -c1-16)
+  out=$root/$key
+  if [ -s "$out/rootfs.ext4" ]; then
+    ln -sfn "$key" "$root/current"
+    echo "$out"
+    return 0
+  fi
+  need e2fsprogs busybox-static
+  local ROOTFS_SIZE ROOTFS_MKFS_OPTIONS
+  # shellcheck source=../guest/linux/rootfs.conf
+  . "$conf"
+  [ -n "${ROOTFS_SIZE:-}" ] || die "$conf does not set ROOTFS_SIZE"
+  [ -x /bin/busybox ] && file_is_static /bin/busybox || die "/bin/busybox is missing or not statically linked"
+
+  local start=$SECONDS tree
+  tree=$(mktemp -d)
+  # The same files as the initramfs. /dev stays empty: the kernel mounts
+  # devtmpfs on it (DEVTMPFS_MOUNT) before it starts init.
+  mkdir -p "$tree/bin" "$tree/dev" "$tree/proc" "$tree/sys" "$tree/tmp"
+  chmod 0755 "$tree" "$tree/bin" "$tree/dev" "$tree/proc" "$tree/sys"
+  chmod 1777 "$tree/tmp"
+  install -m 0755 /bin/busybox "$tree/bin/busybox"
+  ln -s busybox "$tree/bin/sh"
+  install -m 0755 "$init" "$tree/init"
+  mkdir -p "$out"
+  # shellcheck disable=SC2086 # the options are words
+  if ! mkfs.ext4 -q -F $ROOTFS_MKFS_OPTIONS -d "$tree" "$out/rootfs.ext4.tmp" "$ROOTFS_SIZE" >&2; then
+    rm -rf "$tree" "$out/rootfs.ext4.tmp"
+    die "mkfs.ext4 failed"
+  fi
+  rm -rf "$tree"
+  e2fsck -fn "$out/rootfs.ext4.tmp" >/dev/null || die "the new image does not pass e2fsck -fn"
+  echo "e2fsprogs $(dpkg-query -W -f='${Version}' e2fsprogs), busybox-static $(dpkg-query -W -f='${Version}' busybox-static)" > "$out/version"
+  mv "$out/rootfs.ext4.tmp" "$out/rootfs.ext4"
+  echo $((SECONDS - start)) > "$out/build-seconds"
+  ln -sfn "$key" "$root/current"
+  echo "guest-linux.sh: built $out/rootfs.ext4 ($ROOTFS_SIZE, $ROOTFS_MKFS_OPTIONS)" >&2
   echo "$out"
 }
 
@@ -196,6 +290,7 @@ file_is_static() {
 
 case "${1:-}" in
   build) shift; build "$@" ;;
+  rootfs) shift; rootfs "$@" ;;
   debian) shift; debian "$@" ;;
   -h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
   *) debian "$@" ;;

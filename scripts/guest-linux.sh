@@ -243,6 +243,7 @@ rootfs() {
     return 0
   fi
   need e2fsprogs busybox-static
+  PATH=$PATH:/usr/sbin:/sbin # mkfs.ext4 and e2fsck, for users whose PATH lacks them
   local ROOTFS_SIZE ROOTFS_MKFS_OPTIONS
   # shellcheck source=../guest/linux/rootfs.conf
   . "$conf"

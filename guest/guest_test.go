@@ -252,6 +252,23 @@ func TestTinyKernelUnderVMM(t *testing.T) {
 			name: "shutdown through i8042", cmdline: "test=shutdown", cpus: 1, wantStatus: 0, reset: true,
 			wantLines: []string{"shutdown: asking the i8042 for a reset (0xfe to port 0x64)"},
 		},
+		{
+			// boot.S exits before .bss or page tables exist.
+			name: "none at once", cmdline: "console=x test=none", cpus: 1, wantStatus: 0,
+			wantLines: []string{"tiny: none"},
+		},
+		{
+			name: "none in a list", cmdline: "test=serial,none", cpus: 1, wantStatus: 0,
+			wantLines: []string{"PASS serial", "PASS none", "tiny: 2 passed, 0 failed"},
+		},
+		{
+			name: "a later test= overrides none", cmdline: "test=none test=fail", cpus: 1, wantStatus: 3,
+			wantLines: []string{"FAIL fail: deliberate failure", "tiny: 0 passed, 1 failed"},
+		},
+		{
+			name: "none is a whole token", cmdline: "test=nonesuch", cpus: 1, wantStatus: 3,
+			wantLines: []string{"FAIL nonesuch: unknown test", "tiny: 0 passed, 1 failed"},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -386,5 +403,74 @@ func TestTinyKernelRepairedInstructions(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("serial output:\n%s", out)
+	}
+}
+
+// TestTinyKernelLatencyCase: the bench's exit-latency case reports both
+// loops, and an unclaimed port and MMIO address read as all ones under vmm.
+func TestTinyKernelLatencyCase(t *testing.T) {
+	status, out := bootTiny(t, "test=latency", 1)
+	re := regexp.MustCompile(`(?m)^latency: (pio|mmio) [0-9]+\.[0-9] ns per exit \(20000 exits, reads returned ffffffff\)\r?$`)
+	if got := re.FindAllStringSubmatch(out, -1); len(got) != 2 || got[0][1] != "pio" || got[1][1] != "mmio" {
+		t.Errorf("want one pio and one mmio latency line in ns, got %q", got)
+	}
+	if status != 0 || !outputLines(out)["PASS latency"] {
+		t.Errorf("exit status %d, want 0 and PASS latency", status)
+	}
+	if t.Failed() {
+		t.Logf("serial output:\n%s", out)
+	}
+}
+
+// TestTinyKernelIdleCase: the idle case halts until a byte reaches the
+// serial port, then passes; input that arrived earlier does not end it.
+func TestTinyKernelIdleCase(t *testing.T) {
+	kernel, err := guest.TinyKernel()
+	if errors.Is(err, guest.ErrNotBuilt) {
+		t.Skip("guest/build/tiny.elf is missing: run `make` (make test builds it first)")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat("/dev/kvm"); err != nil {
+		t.Skipf("needs /dev/kvm: %v", err)
+	}
+	var out testutil.SyncBuffer
+	vm, err := vmm.New(vmm.Config{Kernel: kernel, KernelName: "tiny.elf", Cmdline: "test=idle",
+		MemSize: 256 << 20, CPUs: 1, TestExit: true, Console: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vm.Close()
+	vm.Serial().Enqueue([]byte("early")) // drained by the case before it halts
+	done := make(chan vmm.Result, 1)
+	go func() { done <- vm.Run() }()
+	hung := time.AfterFunc(2*time.Minute, func() { vm.Stop(vmm.Result{Status: -1}) })
+	defer hung.Stop()
+	for !strings.Contains(out.String(), "idle: halting") {
+		select {
+		case res := <-done:
+			t.Fatalf("VM ended before idling: %+v\nserial output:\n%s", res, out.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	select {
+	case res := <-done:
+		t.Fatalf("VM ended while idle: %+v\nserial output:\n%s", res, out.String())
+	case <-time.After(100 * time.Millisecond):
+	}
+	vm.Serial().Enqueue([]byte("x"))
+	res := <-done
+	if res.Err != nil || res.Status != 0 {
+		t.Fatalf("VM ended with %+v, want status 0\nserial output:\n%s", res, out.String())
+	}
+	lines := outputLines(out.String())
+	for _, want := range []string{"PASS idle", "tiny: 1 passed, 0 failed"} {
+		if !lines[want] {
+			t.Errorf("no line %q in serial output:\n%s", want, out.String())
+		}
+	}
+	if !regexp.MustCompile(`(?m)^idle: byte 78 after [0-9]+ timer ticks`).MatchString(out.String()) {
+		t.Errorf("the case did not report the byte 'x' (0x78):\n%s", out.String())
 	}
 }

@@ -9,7 +9,7 @@
 
 #define BUMP_LIMIT (2 * GiB)
 
-extern char __image_end[];
+/* __image_end: tiny.h */
 
 static u64 next, end;
 static bool ready;

@@ -71,6 +71,10 @@ static const struct test tests[] = {
 	{"blk_h_liveregs", test_blk_h_liveregs, false, false},
 	{"blk_h_nofeatok", test_blk_h_nofeatok, false, false},
 	{"blk_h_flood", test_blk_h_flood, false, false},
+	/* For scripts/bench (tests_bench.c); test=none alone never gets here (boot.S). */
+	{"none", test_none, false, false},
+	{"latency", test_latency, false, false},
+	{"idle", test_idle, false, false},
 };
 #define NTESTS (sizeof tests / sizeof tests[0])
 

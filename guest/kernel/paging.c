@@ -10,7 +10,8 @@
 #define PTE_ADDR 0x000ffffffffff000UL
 #define TABLE_POOL 40 /* enough for 32 GiB above the boot map */
 
-static u64 pool[TABLE_POOL][512] __attribute__((aligned(4096)));
+/* In .noinit: boot.S leaves it unzeroed; table_at clears each table it hands out. */
+static u64 pool[TABLE_POOL][512] __attribute__((aligned(4096), section(".noinit")));
 static int pool_used;
 
 static u64 *table_at(u64 *parent, unsigned idx, const char **why)

@@ -148,7 +148,7 @@ const char *test_bootinfo(void)
 		kprintf("bootinfo: no modules\n");
 	if (boot.modules > BOOT_MODULES_MAX)
 		return fail_reason("%u modules, more than the %u this kernel reads", boot.modules, BOOT_MODULES_MAX);
-	u64 image_start = (u64)(uintptr_t)__image_start, image_end = (u64)(uintptr_t)__bss_end;
+	u64 image_start = (u64)(uintptr_t)__image_start, image_end = (u64)(uintptr_t)__image_end;
 	for (u32 i = 0; i < boot.modules; i++) {
 		const struct boot_module *m = &boot.module[i];
 		kprintf("bootinfo: module %u at %lx\n", i, m->addr);

@@ -17,6 +17,15 @@
 /* Reached only by `int $0x42` in repair_sites.S (repair_sites.S includes this). */
 #define VECTOR_REPAIR_INTN 0x42
 
+/* Ports (boot.S uses some of them too; docs/guest.md). */
+#define PORT_COM1 0x3f8
+#define PORT_TEST_EXIT 0xf4
+#define PORT_TEST_SCRATCH 0xf8
+#define PORT_TEST_IRQ 0xfc
+#define PORT_I8042_CMD 0x64
+/* Unclaimed by vmm, QEMU microvm and the bench's C floor (tests_bench.c). */
+#define PORT_BENCH_UNCLAIMED 0x300
+
 #ifndef __ASSEMBLER__
 #include <stdarg.h>
 #include <stdbool.h>
@@ -33,19 +42,16 @@ typedef int64_t i64;
 #define MiB (1024UL * KiB)
 #define GiB (1024UL * MiB)
 
-/* Ports and addresses of the VMM's test devices (docs/guest.md). */
-#define PORT_COM1 0x3f8
-#define PORT_TEST_EXIT 0xf4
-#define PORT_TEST_SCRATCH 0xf8
-#define PORT_TEST_IRQ 0xfc
+/* Addresses of the VMM's test devices (docs/guest.md); their ports are above. */
 /* QEMU's pc-testdev ports (vmm with --test-exit, QEMU with -device pc-testdev). */
 #define PORT_PCTEST_ECHO 0xe0
 #define PORT_PCTEST_FLUSH 0xe4
 #define PORT_PCTEST_IRQ 0x2000 /* + IOAPIC input */
 #define PORT_FW_CFG_SEL 0x510
 #define PORT_FW_CFG_DATA 0x511
-#define PORT_I8042_CMD 0x64
 #define MMIO_TEST_SCRATCH 0xC0000000UL
+/* Unclaimed by vmm, QEMU microvm and the bench's C floor (tests_bench.c). */
+#define MMIO_BENCH_UNCLAIMED 0xC8000000UL
 
 #define VECTOR_TEST_IRQ 0x40
 #define VECTOR_APIC_TIMER 0x41
@@ -258,10 +264,13 @@ const char *test_blk_h_layout(void);
 const char *test_blk_h_liveregs(void);
 const char *test_blk_h_nofeatok(void);
 const char *test_blk_h_flood(void);
+const char *test_none(void);
+const char *test_latency(void);
+const char *test_idle(void);
 
 /* boot.S / traps.S / linker.ld symbols */
 extern char ap_tramp_start[], ap_tramp_end[];
-extern char __image_start[], __bss_end[];
+extern char __image_start[], __image_end[];
 extern u64 pml4[512], pdpt_low[512];
 extern char probe_read_insn[], probe_read_fixup[], ud2_insn[];
 u64 probe_read(u64 addr, volatile int *faulted);

@@ -8,7 +8,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)"
 
-.PHONY: all build test lint run clean guest linux-debian linux-guest
+.PHONY: all build test lint run clean guest linux-debian linux-guest bench bench-deps
 
 all: build
 
@@ -52,6 +52,16 @@ test: build lint linux-debian linux-guest
 
 run: build
 	$(BIN) run
+
+# vmm beside QEMU microvm and a C floor program on /dev/kvm, interleaved, one
+# table (docs/performance.md). BENCH_ARGS passes flags, e.g.
+# BENCH_ARGS="-only exits -rounds 5"; BENCH_LINUX=1 adds the Linux boot row.
+bench: build
+	$(GO) run ./scripts/bench $(BENCH_ARGS)
+
+# What the bench compares against and draws with, from Debian.
+bench-deps:
+	apt-get install -y qemu-system-x86 fio gnuplot-nox gcc
 
 clean:
 	rm -rf bin

@@ -130,6 +130,7 @@ func (vm *VM) vcpuMain(t *vcpuThread, ready chan<- error, start <-chan struct{})
 	default:
 	}
 	vm.timing.markFirstRun()
+	logrus.WithField("vcpu", t.id).Debug("entering the guest (first KVM_RUN)")
 	err = vm.runLoop(c)
 	var req exitRequest
 	switch {

@@ -184,6 +184,12 @@ func (k *Kernel) End() uint64 {
 }
 
 // load copies the kernel's segments into guest RAM.
+//
+// Preconditions: the segments' memory is fresh guest RAM (NewMemory maps it
+// anonymous, so it reads as zero). The MemSize-len(Data) tail of each
+// segment (.bss) is therefore left alone: clearing it would only fault in
+// pages the guest may never touch, about 0.45 MiB for the tiny kernel's
+// stacks and megabytes for a Linux .bss, in RSS and in boot time.
 func (k *Kernel) load(mem *guestmem.Memory) error {
 	for _, s := range k.Segments {
 		dst, err := mem.Slice(s.Addr, s.MemSize)
@@ -191,8 +197,7 @@ func (k *Kernel) load(mem *guestmem.Memory) error {
 			return fmt.Errorf("kernel segment at %#x (%s) does not fit in guest RAM (%s): raise --mem",
 				s.Addr, FormatSize(s.MemSize), FormatSize(mem.Size()))
 		}
-		n := copy(dst, s.Data)
-		clear(dst[n:])
+		copy(dst, s.Data)
 	}
 	return nil
 }

@@ -311,3 +311,41 @@ func FuzzLoadGuest(f *testing.F) {
 		}
 	})
 }
+
+// TestKernelLoadLeavesBSSUntouched: a segment's .bss tail reads as zero
+// without the loader writing it, so those pages stay out of the VMM's RSS
+// until the guest uses them.
+func TestKernelLoadLeavesBSSUntouched(t *testing.T) {
+	mem, err := NewMemory(minMemSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mem.Close()
+	const addr, bss = 0x100000, 1 << 20
+	k := &Kernel{Segments: []Segment{{Addr: addr, Data: []byte{1, 2, 3}, MemSize: 3 + bss}}}
+	if err := k.load(mem); err != nil {
+		t.Fatal(err)
+	}
+	tail, err := mem.Slice(addr+4096, bss-4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resident, err := residentPages(tail)
+	if err != nil {
+		t.Fatalf("mincore: %v", err)
+	}
+	for i, r := range resident {
+		if r {
+			t.Fatalf("page %d of the .bss tail is resident after load: the loader wrote it", i+1)
+		}
+	}
+	head, _ := mem.Slice(addr, 4096)
+	if head[0] != 1 || head[2] != 3 || head[3] != 0 {
+		t.Fatalf("segment data % x, want 01 02 03 00", head[:4])
+	}
+	for i, b := range tail {
+		if b != 0 {
+			t.Fatalf(".bss byte %#x is %#x, want 0", addr+4096+i, b)
+		}
+	}
+}

@@ -165,62 +165,73 @@ func (vm *VM) runLoop(c *kvm.VCPU) error {
 			logStoppedAt(c)
 			return errStopped
 		}
-		vm.exits[c.ID()].count(run)
-		switch reason := run.ExitReason; reason {
-		case kvm.ExitIO:
-			dir, size, port, count, _ := run.IO()
-			data := c.IOData()
-			if data == nil {
-				return vm.describeCrash(c, fmt.Sprintf("KVM reported port I/O (port %#x, %d x %d bytes) outside kvm_run", port, count, size))
-			}
-			for i := uint32(0); i < count && int(size)*int(i+1) <= len(data); i++ {
-				b := data[int(size)*int(i) : int(size)*int(i+1)]
-				if dir == kvm.IODirectionOut {
-					vm.pio.Write(uint64(port), b)
-				} else {
-					vm.pio.Read(uint64(port), b)
-				}
-			}
-		case kvm.ExitMMIO:
-			addr, data, n, write := run.MMIO()
-			if write {
-				vm.mmio.Write(addr, data[:n])
-			} else {
-				vm.mmio.Read(addr, data[:n])
-			}
-		case kvm.ExitHLT:
-			// Only reached without an in-kernel LAPIC; treat as power-off.
-			logrus.WithField("vcpu", c.ID()).Info("guest halted")
-			return vmExit(0)
-		case kvm.ExitShutdown:
-			return vm.describeCrash(c, "guest triple-faulted (KVM_EXIT_SHUTDOWN): the guest kernel crashed before it could report why")
-		case kvm.ExitSystemEvent:
-			typ, _ := run.SystemEvent()
-			switch typ {
-			case kvm.SystemEventShutdown, kvm.SystemEventReset:
-				logrus.WithField("type", typ).Info("guest system event; stopping")
-				return vmExit(0)
-			default:
-				return fmt.Errorf("vCPU %d: guest reported system event %d (crash)", c.ID(), typ)
-			}
-		case kvm.ExitFailEntry:
-			hw, cpu := run.FailEntry()
-			return vm.describeCrash(c, fmt.Sprintf("KVM could not enter the guest (KVM_EXIT_FAIL_ENTRY, hardware reason %#x on host CPU %d)", hw, cpu))
-		case kvm.ExitInternalError:
-			if sub, _ := run.InternalError(); sub == kvm.InternalErrorEmulation {
-				ok, err := vm.tryRepair(c)
-				if err != nil {
-					return fmt.Errorf("vCPU %d: %w", c.ID(), err)
-				}
-				if ok {
-					continue
-				}
-			}
-			return vm.internalError(c)
-		default:
-			return vm.describeCrash(c, fmt.Sprintf("unexpected exit %s (%d)", kvm.ExitReasonName(reason), reason))
+		if err := vm.handleExit(c, run); err != nil {
+			return err
 		}
 	}
+}
+
+// handleExit counts and acts on the exit KVM_RUN just reported in run (c's
+// kvm_run): nil means enter the guest again. It is apart from runLoop so
+// that a benchmark can feed it a synthetic exit (handle_exit_bench_test.go);
+// the port I/O and MMIO paths must not allocate.
+func (vm *VM) handleExit(c *kvm.VCPU, run *kvm.Run) error {
+	vm.exits[c.ID()].count(run)
+	switch reason := run.ExitReason; reason {
+	case kvm.ExitIO:
+		dir, size, port, count, _ := run.IO()
+		data := c.IOData()
+		if data == nil {
+			return vm.describeCrash(c, fmt.Sprintf("KVM reported port I/O (port %#x, %d x %d bytes) outside kvm_run", port, count, size))
+		}
+		for i := uint32(0); i < count && int(size)*int(i+1) <= len(data); i++ {
+			b := data[int(size)*int(i) : int(size)*int(i+1)]
+			if dir == kvm.IODirectionOut {
+				vm.pio.Write(uint64(port), b)
+			} else {
+				vm.pio.Read(uint64(port), b)
+			}
+		}
+	case kvm.ExitMMIO:
+		addr, data, n, write := run.MMIO()
+		if write {
+			vm.mmio.Write(addr, data[:n])
+		} else {
+			vm.mmio.Read(addr, data[:n])
+		}
+	case kvm.ExitHLT:
+		// Only reached without an in-kernel LAPIC; treat as power-off.
+		logrus.WithField("vcpu", c.ID()).Info("guest halted")
+		return vmExit(0)
+	case kvm.ExitShutdown:
+		return vm.describeCrash(c, "guest triple-faulted (KVM_EXIT_SHUTDOWN): the guest kernel crashed before it could report why")
+	case kvm.ExitSystemEvent:
+		typ, _ := run.SystemEvent()
+		switch typ {
+		case kvm.SystemEventShutdown, kvm.SystemEventReset:
+			logrus.WithField("type", typ).Info("guest system event; stopping")
+			return vmExit(0)
+		default:
+			return fmt.Errorf("vCPU %d: guest reported system event %d (crash)", c.ID(), typ)
+		}
+	case kvm.ExitFailEntry:
+		hw, cpu := run.FailEntry()
+		return vm.describeCrash(c, fmt.Sprintf("KVM could not enter the guest (KVM_EXIT_FAIL_ENTRY, hardware reason %#x on host CPU %d)", hw, cpu))
+	case kvm.ExitInternalError:
+		if sub, _ := run.InternalError(); sub == kvm.InternalErrorEmulation {
+			ok, err := vm.tryRepair(c)
+			if err != nil {
+				return fmt.Errorf("vCPU %d: %w", c.ID(), err)
+			}
+			if ok {
+				return nil
+			}
+		}
+		return vm.internalError(c)
+	default:
+		return vm.describeCrash(c, fmt.Sprintf("unexpected exit %s (%d)", kvm.ExitReasonName(reason), reason))
+	}
+	return nil
 }
 
 // stoppingAfterInterrupt runs after a KVM_RUN that a signal interrupted:

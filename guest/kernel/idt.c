@@ -24,7 +24,7 @@ struct idt_ptr {
 #define SEL_CODE64 0x08
 #define GATE_INTERRUPT 0x8e /* present, DPL 0, 64-bit interrupt gate */
 
-extern const u64 trap_stubs[37 + VIRTIO_VECTORS + 1];
+extern const u64 trap_stubs[37 + VIRTIO_VECTORS + 2];
 
 static struct idt_gate idt[256] __attribute__((aligned(16)));
 static trap_handler_t handlers[256];
@@ -58,6 +58,7 @@ void idt_init(void)
 	for (int i = 0; i < VIRTIO_VECTORS; i++)
 		set_gate((u8)(VECTOR_VIRTIO_BASE + i), trap_stubs[37 + i]);
 	set_gate(VECTOR_KBD_IRQ, trap_stubs[37 + VIRTIO_VECTORS]);
+	set_gate(VECTOR_SERIAL_RX, trap_stubs[37 + VIRTIO_VECTORS + 1]);
 	bsp_id = lapic_id();
 	idt_load();
 }

@@ -57,6 +57,7 @@ typedef int64_t i64;
 #define VECTOR_APIC_TIMER 0x41
 #define VECTOR_PCTEST_IRQ 0x43
 #define VECTOR_KBD_IRQ 0x44 /* the i8042 keyboard, ctrlaltdel case */
+#define VECTOR_SERIAL_RX 0x45 /* COM1 (ISA IRQ 4) through IOAPIC pin 4, idle case */
 #define VECTOR_SPURIOUS 0xff
 /* One vector per virtio-mmio disk slot: 0x50 + slot (virtio_blk.c). */
 #define VECTOR_VIRTIO_BASE 0x50

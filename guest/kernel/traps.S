@@ -69,6 +69,7 @@ STUB_NOERR \v
 .endr
 /* The i8042 keyboard (IOAPIC input 1) in the ctrlaltdel case. */
 STUB_NOERR 0x44
+STUB_NOERR 0x45
 
 trap_common:
 	push %rax
@@ -121,6 +122,8 @@ trap_stubs:
 	.quad trap_stub_\v
 	.endr
 	.quad trap_stub_0x44
+	.global trap_stub_0x45
+	.quad trap_stub_0x45
 
 	.text
 /*

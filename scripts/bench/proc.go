@@ -25,6 +25,7 @@ type proc struct {
 	changed   chan struct{} // closed and replaced whenever stdout grows or the reader ends
 	out       bytes.Buffer  // stdout (the guest's serial console)
 	firstByte time.Time
+	lastByte  time.Time
 	eof       bool
 
 	stderr     syncBuffer
@@ -107,6 +108,7 @@ func (p *proc) readStdout(r *os.File) {
 			if p.firstByte.IsZero() {
 				p.firstByte = now
 			}
+			p.lastByte = now
 			p.out.Write(buf[:n])
 		}
 		if err != nil {

@@ -4,8 +4,11 @@
  * VM with an in-kernel irqchip (the idle case needs the LAPIC timer), maps
  * the guest's RAM, loads a PVH ELF, enters it in 32-bit protected mode and
  * handles exits with a plain switch: COM1 output to stdout, COM1 input from
- * stdin, the test-exit port, the i8042 reset, and all ones for every other
- * read. No threads, no device model, no allocation after setup.
+ * stdin (with its receive interrupt, IRQ 4, raised when stdin has data and
+ * the guest enabled it), the test-exit port, the i8042 reset, and all ones
+ * for every other read. No threads, no device model, no allocation after
+ * setup. Input arrives as SIGIO, which makes KVM_RUN return through
+ * kvm_run.immediate_exit.
  *
  *   floor [-m MIB] KERNEL [CMDLINE]
  *
@@ -30,6 +33,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,7 +55,12 @@
 
 /* Ports the tiny kernel uses (docs/guest.md). */
 #define COM1 0x3f8
+#define COM1_IRQ 4
+#define UART_IER 1
+#define UART_MCR 4
 #define UART_LSR 5
+#define IER_RDA 0x01
+#define MCR_OUT2 0x08
 #define LSR_DR 0x01
 #define LSR_THRE 0x20
 #define LSR_TEMT 0x40
@@ -244,11 +253,36 @@ static void set_pvh_state(int vcpu, uint32_t entry)
 	xioctl(vcpu, KVM_SET_REGS, &r, "KVM_SET_REGS");
 }
 
+/* The UART state the receive interrupt depends on. */
+static uint8_t uart_ier, uart_mcr;
+static int irq_level = -1;
+static int vm_fd;
+static struct kvm_run *run;
+
+/* on_sigio makes a KVM_RUN in progress (or about to start) return EINTR. */
+static void on_sigio(int sig)
+{
+	(void)sig;
+	run->immediate_exit = 1;
+}
+
 /* stdin_ready reports whether a read of stdin would not block. */
 static int stdin_ready(void)
 {
 	struct pollfd p = {.fd = 0, .events = POLLIN};
 	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+/* update_irq drives IRQ 4 as a PC's 8250 does: data waiting, the guest
+ * asked for the receive interrupt, and OUT2 set. */
+static void update_irq(void)
+{
+	int level = (uart_ier & IER_RDA) && (uart_mcr & MCR_OUT2) && stdin_ready();
+	if (level == irq_level)
+		return;
+	struct kvm_irq_level l = {.irq = COM1_IRQ, .level = (uint32_t)level};
+	xioctl(vm_fd, KVM_IRQ_LINE, &l, "KVM_IRQ_LINE");
+	irq_level = level;
 }
 
 /* pio handles one port access; it returns -1 to go on, else the exit status. */
@@ -265,6 +299,12 @@ static int pio(uint16_t port, int out, uint8_t *data, uint32_t size)
 			return v == 0 ? 0 : (v > 127 ? 255 : (int)(2 * v + 1));
 		} else if (port == PORT_I8042_CMD && data[0] == 0xfe) {
 			return 0;
+		} else if (port == COM1 + UART_IER) {
+			uart_ier = data[0];
+			update_irq();
+		} else if (port == COM1 + UART_MCR) {
+			uart_mcr = data[0];
+			update_irq();
 		}
 		return -1;
 	}
@@ -275,6 +315,11 @@ static int pio(uint16_t port, int out, uint8_t *data, uint32_t size)
 		data[0] = 0;
 		if (stdin_ready() && read(0, data, 1) != 1)
 			data[0] = 0;
+		update_irq();
+	} else if (port == COM1 + UART_IER) {
+		data[0] = uart_ier;
+	} else if (port == COM1 + UART_MCR) {
+		data[0] = uart_mcr;
 	} else if (port > COM1 && port < COM1 + 8) {
 		data[0] = 0;
 	}
@@ -302,7 +347,7 @@ int main(int argc, char **argv)
 	int sys = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (sys < 0)
 		die("/dev/kvm: %s", strerror(errno));
-	int vm = xioctl(sys, KVM_CREATE_VM, 0, "KVM_CREATE_VM");
+	int vm = vm_fd = xioctl(sys, KVM_CREATE_VM, 0, "KVM_CREATE_VM");
 	xioctl(vm, KVM_SET_TSS_ADDR, (void *)(uintptr_t)TSS_ADDR, "KVM_SET_TSS_ADDR");
 
 	ram_size = mib << 20;
@@ -326,23 +371,34 @@ int main(int argc, char **argv)
 
 	int vcpu = xioctl(vm, KVM_CREATE_VCPU, 0, "KVM_CREATE_VCPU");
 	int run_size = xioctl(sys, KVM_GET_VCPU_MMAP_SIZE, 0, "KVM_GET_VCPU_MMAP_SIZE");
-	struct kvm_run *run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
+	run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
 	if (run == MAP_FAILED)
 		die("map kvm_run: %s", strerror(errno));
 	set_cpuid(sys, vcpu);
 	set_pvh_state(vcpu, entry);
 
+	/* SIGIO when stdin (a pipe or terminal) becomes readable. */
+	struct sigaction sa = {.sa_handler = on_sigio};
+	sigaction(SIGIO, &sa, NULL);
+	if (fcntl(0, F_SETOWN, getpid()) == 0)
+		fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_ASYNC);
+
 	struct timespec first;
 	clock_gettime(CLOCK_REALTIME, &first);
-	for (int runs = 0;; runs++) {
+	for (int reported = 0;;) {
 		if (ioctl(vcpu, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN)
+			if (errno == EINTR || errno == EAGAIN) {
+				run->immediate_exit = 0;
+				update_irq();
 				continue;
+			}
 			die("KVM_RUN: %s", strerror(errno));
 		}
-		if (runs == 0)
+		if (!reported) {
 			fprintf(stderr, "floor: first KVM_RUN at %lld.%09ld\n", (long long)first.tv_sec,
 				first.tv_nsec);
+			reported = 1;
+		}
 		switch (run->exit_reason) {
 		case KVM_EXIT_IO: {
 			uint8_t *data = (uint8_t *)run + run->io.data_offset;

@@ -131,6 +131,7 @@ func (r *runner) run() error {
 		case <-done:
 		}
 	}()
+	go trimAfterBoot(vm.Stopped())
 	res := vm.Run()
 	r.waitInput()
 	r.restore()

@@ -55,6 +55,7 @@ type section struct {
 	rows     []row
 	rounds   int  // 0: the bench's -rounds
 	optional bool // runs only when named in -only (it costs minutes)
+	noWarmup bool // skip the unrecorded first round (runs long enough without it)
 	// prepare returns, per column, why it cannot run here ("" if it can).
 	prepare func(b *bench) [numCols]string
 	// measure runs column c once and returns a figure (or a note) per row.
@@ -182,7 +183,11 @@ func (b *bench) runSection(s *section) *sectionResult {
 	if rounds == 0 {
 		rounds = b.rounds
 	}
-	for round := -1; round < rounds; round++ { // round -1 warms up
+	first := -1 // round -1 warms up: page cache, CPU frequency, lazy kernel state
+	if s.noWarmup {
+		first = 0
+	}
+	for round := first; round < rounds; round++ {
 		var line []string
 		for _, c := range order(round + 1) {
 			if skip[c] != "" {

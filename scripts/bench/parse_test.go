@@ -168,3 +168,20 @@ func writeTemp(t *testing.T, s string) *os.File {
 	t.Cleanup(func() { f.Close() })
 	return f
 }
+
+func TestKernelClockAt(t *testing.T) {
+	out := "[    0.000000] Linux version 6.1\r\n[   45.091234] Run /init as init process\r\n"
+	if got, ok := kernelClockAt(out, initLine); !ok || got != 45.091234 {
+		t.Errorf("kernelClockAt = %v, %v", got, ok)
+	}
+	if _, ok := kernelClockAt("Run /init as init process", initLine); ok {
+		t.Error("a line without a timestamp gave one")
+	}
+}
+
+func TestLastKernelLine(t *testing.T) {
+	out := "[    1.0] first\r\nnoise\r\n[    8.2] int3 self-test\r\n"
+	if got := lastKernelLine(out); got != "last: int3 self-test" {
+		t.Errorf("lastKernelLine = %q", got)
+	}
+}

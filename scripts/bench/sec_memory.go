@@ -33,8 +33,9 @@ func memorySection() *section {
 			if err := p.waitOutput("idle: halting", time.Minute); err != nil {
 				return sample{}, err
 			}
-			// Let start-up work (runtime, threads, buffers) settle.
-			time.Sleep(300 * time.Millisecond)
+			// Let start-up work settle: vmm drops its start-up-only pages half a
+			// second into a run (cmd/vmm/trim.go).
+			time.Sleep(time.Second)
 			m, err := readMemory(p.cmd.Process.Pid, uint64(b.memMiB)<<20)
 			if err != nil {
 				return sample{}, err

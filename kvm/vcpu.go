@@ -18,6 +18,9 @@ type VCPU struct {
 	id  int
 	run *Run   // points at the start of runMem
 	mem []byte // the kvm_run mapping; nil once closed
+	// halted is set when the last Run ended on a signal; only the vCPU's
+	// own goroutine touches it.
+	halted bool
 
 	descriptor
 }
@@ -40,8 +43,22 @@ func (v *VCPU) ID() int { return v.id }
 // so callers can compare with unix.EINTR (a signal, e.g. a stop request or
 // Go's preemption) or unix.EAGAIN and loop; on nil, RunData().ExitReason
 // says why the guest stopped.
+//
+// While the guest keeps exiting, the calling goroutine keeps its P for the
+// whole call (a raw system call, see runOnce): give each running vCPU a P of
+// its own (raise GOMAXPROCS). After a call that a signal ended (EINTR: a
+// halted guest preempted by Go after 10 ms, a stop request), the next call
+// blocks the ordinary way and lets the P go, until the guest exits again.
 func (v *VCPU) Run() error {
-	if e := runOnce(v.Fd()); e != 0 {
+	fd := v.Fd()
+	var e unix.Errno
+	if v.halted {
+		e = runBlocking(fd)
+	} else {
+		e = runOnce(fd)
+	}
+	v.halted = e == unix.EINTR
+	if e != 0 {
 		return e
 	}
 	return nil

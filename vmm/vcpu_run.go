@@ -55,9 +55,11 @@ func (t *vcpuThread) detach() {
 }
 
 // Run starts every vCPU and blocks until the VM stops, returning how it
-// ended. Each vCPU is created, configured and run on its own locked thread.
+// ended. Each vCPU is created, configured and run on its own locked thread,
+// with a P of its own for as long as the VM runs (reserveProcs).
 func (vm *VM) Run() Result {
 	n := vm.cfg.CPUs
+	defer reserveProcs(n)()
 	vm.console.start(vm)
 	ready := make(chan error, n)
 	start := make(chan struct{})

@@ -109,9 +109,16 @@ func New(cfg Config) (_ *VM, err error) {
 	if vm.vm, err = vm.sys.CreateVM(); err != nil {
 		return nil, fmt.Errorf("create VM: %w", err)
 	}
-	if vm.supportedCPUID, err = vm.sys.SupportedCPUID(); err != nil {
-		return nil, fmt.Errorf("get supported CPUID: %w", err)
-	}
+	// KVM_GET_SUPPORTED_CPUID costs 0.7-0.9 ms on kvm_pvm and nothing until
+	// the vCPUs are configured needs it: fetch it while the guest loads.
+	cpuidDone := make(chan error, 1)
+	go func() {
+		var err error
+		vm.supportedCPUID, err = vm.sys.SupportedCPUID()
+		cpuidDone <- err
+	}()
+	waitCPUID := sync.OnceValue(func() error { return <-cpuidDone })
+	defer func() { _ = waitCPUID() }() // before the Close above: no ioctl may outlive it
 	if vm.mem, err = newGuestRAM(cfg.MemSize, cfg.HugePages); err != nil {
 		return nil, err
 	}
@@ -129,6 +136,9 @@ func New(cfg Config) (_ *VM, err error) {
 	}
 	if err := vm.setupDevices(); err != nil {
 		return nil, err
+	}
+	if err := waitCPUID(); err != nil {
+		return nil, fmt.Errorf("get supported CPUID: %w", err)
 	}
 	logrus.WithFields(logrus.Fields{"kernel": cfg.KernelName, "format": k.Format, "protocol": k.Protocol.String(),
 		"entry": fmt.Sprintf("%#x", k.Entry), "mem": FormatSize(cfg.MemSize), "cpus": cfg.CPUs}).Info("guest loaded")

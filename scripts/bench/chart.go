@@ -29,8 +29,8 @@ func writeChart(dir string, secs []*sectionResult, title string) error {
 	n := 0
 	for _, s := range secs {
 		for _, r := range s.Rows {
-			q := ratio(r.Cells[colVMM].median(), r.Cells[colQEMU].median())
-			l := ratio(r.Cells[colVMM].median(), r.Cells[colLimit].median())
+			q := pairedRatio(r.Cells[colVMM].Samples, r.Cells[colQEMU].Samples)
+			l := pairedRatio(r.Cells[colVMM].Samples, r.Cells[colLimit].Samples)
 			if math.IsNaN(q) && math.IsNaN(l) {
 				continue
 			}

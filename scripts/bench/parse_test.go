@@ -185,3 +185,17 @@ func TestLastKernelLine(t *testing.T) {
 		t.Errorf("lastKernelLine = %q", got)
 	}
 }
+
+func TestPairedRatio(t *testing.T) {
+	// Round 2 ran on a loaded machine: both columns slow, the ratio steady.
+	a, b := []float64{11, 22, 12}, []float64{10, 20, 12}
+	if got := pairedRatio(a, b); got != 1.1 {
+		t.Errorf("pairedRatio = %v, want 1.1 (the median of 1.1, 1.1, 1.0)", got)
+	}
+	if got := pairedRatio([]float64{4, 6}, []float64{2}); got != 2.5 {
+		t.Errorf("unequal lengths: %v, want the ratio of medians 2.5", got)
+	}
+	if !math.IsNaN(pairedRatio(nil, []float64{1})) {
+		t.Error("no samples gave a ratio")
+	}
+}

@@ -34,3 +34,30 @@ func ratio(a, b float64) float64 {
 	}
 	return a / b
 }
+
+// pairedRatio compares two columns of one row: the median over rounds of
+// a's sample divided by b's from the same round, so that a load that
+// drifts between rounds (other work on the machine) cancels out. Columns
+// of different lengths (one dropped half-way) fall back to the ratio of
+// the medians.
+func pairedRatio(a, b []float64) float64 {
+	if len(a) == 0 || len(a) != len(b) {
+		sa, oka := summarize(a)
+		sb, okb := summarize(b)
+		if !oka || !okb {
+			return math.NaN()
+		}
+		return ratio(sa.Median, sb.Median)
+	}
+	rs := make([]float64, 0, len(a))
+	for i := range a {
+		if r := ratio(a[i], b[i]); !math.IsNaN(r) {
+			rs = append(rs, r)
+		}
+	}
+	s, ok := summarize(rs)
+	if !ok {
+		return math.NaN()
+	}
+	return s.Median
+}

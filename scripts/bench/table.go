@@ -65,7 +65,7 @@ func cellText(c *cell) string {
 }
 
 func ratioText(a, b *cell) string {
-	r := ratio(a.median(), b.median())
+	r := pairedRatio(a.Samples, b.Samples)
 	if math.IsNaN(r) {
 		return "—"
 	}
@@ -83,7 +83,7 @@ func goalResult(r *rowResult) (met bool, text string, ok bool) {
 		v := r.Cells[colVMM].median()
 		what := "vmm"
 		if g.Vs != colVMM {
-			v = ratio(v, r.Cells[g.Vs].median())
+			v = pairedRatio(r.Cells[colVMM].Samples, r.Cells[g.Vs].Samples)
 			what = "ratio"
 		}
 		if math.IsNaN(v) {

@@ -52,10 +52,21 @@ func describeMachine(qemu string) string {
 		}
 	}
 	parts = append(parts, runtime.Version())
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		if f := strings.Fields(string(b)); len(f) >= 3 {
-			parts = append(parts, "load average "+strings.Join(f[:3], " ")+" at start")
-		}
+	if l := loadAverage(); l != "" {
+		parts = append(parts, "load average "+l+" at start")
 	}
 	return strings.Join(parts, ", ")
+}
+
+// loadAverage is the 1, 5 and 15 minute load average: what else the
+// machine was doing, which the figures cannot show.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	if f := strings.Fields(string(b)); len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return ""
 }

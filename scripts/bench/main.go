@@ -110,7 +110,7 @@ func run() error {
 		}
 	}
 
-	r := report{Machine: machine, Started: started, Rounds: b.rounds, Sections: results,
+	r := report{Machine: machine, Started: started, Rounds: b.rounds, Sections: results, LoadEnd: loadAverage(),
 		Took: time.Since(started).Round(time.Second).String(), LockWait: b.lockWait.Round(time.Second).String()}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
@@ -132,6 +132,7 @@ type report struct {
 	Rounds   int              `json:"rounds"`
 	Took     string           `json:"took"`
 	LockWait string           `json:"lock_wait"`
+	LoadEnd  string           `json:"load_end"`
 	Sections []*sectionResult `json:"sections"`
 }
 
@@ -142,7 +143,8 @@ func (r *report) write(dir, chartCopy string) error {
 	fmt.Fprintf(&t, "Machine: %s.\n\n", r.Machine)
 	fmt.Fprintf(&t, "Medians of %d interleaved rounds (min–max in brackets). Each ratio is the median of the\nper-round ratios (both runs within seconds of each other), so load that drifts between rounds cancels.\n\n", r.Rounds)
 	printTables(&t, r.Sections)
-	fmt.Fprintf(&t, "Took %s, of which %s waiting for other benchmarks (%s).\n", r.Took, r.LockWait, benchLock)
+	fmt.Fprintf(&t, "Took %s, of which %s waiting for other benchmarks (%s); load average %s at the end.\n",
+		r.Took, r.LockWait, benchLock, r.LoadEnd)
 	fmt.Print("\n" + t.String())
 	if err := os.WriteFile(filepath.Join(dir, "table.md"), []byte(t.String()), 0o644); err != nil {
 		return err

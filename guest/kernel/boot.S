@@ -44,6 +44,10 @@
 #define HVM_START_MAGIC 0x336ec578
 #define HVM_START_CMDLINE 24
 #define CMDLINE_SCAN_MAX 2048
+/* The multiboot information block (bootinfo.c): flags bit 2 says cmdline (at +16) is valid. */
+#define MULTIBOOT_BOOTLOADER_MAGIC 0x2BADB002
+#define MULTIBOOT_INFO_CMDLINE 0x4
+#define MULTIBOOT_INFO_CMDLINE_ADDR 16
 
 /* ---------------------------------------------------------------------- */
 /* The PVH note: a 4-byte entry address, like Linux's head.S. */
@@ -107,21 +111,49 @@ multiboot_header:
 pvh_start:
 	cli
 	cld
-
-	/*
-	 * test=none (the last test= token, as in main.c): print "tiny: none"
-	 * and write 0 to the exit port before anything else, with no stack,
-	 * no .bss and no page tables, so that a run measures the VMM's boot
-	 * cost and as little guest work as possible (scripts/bench). Reads at
-	 * most 9 bytes past the end of the command line.
-	 */
+	xor %esi, %esi /* the command line, when start_info gives one below 4 GiB */
 	cmpl $HVM_START_MAGIC, (%ebx)
-	jne .Lboot
-	cmpl $0, HVM_START_CMDLINE+4(%ebx) /* above 4 GiB: cannot be reached here */
-	jne .Lboot
+	jne 1f
+	cmpl $0, HVM_START_CMDLINE+4(%ebx)
+	jne 1f
 	mov HVM_START_CMDLINE(%ebx), %esi
+1:	mov $.Lpvh_boot, %edi
+	jmp early_test_none
+.Lpvh_boot:
+	mov %ebx, %esi /* struct hvm_start_info * */
+	mov $BOOT_PVH, %edx
+	xor %ebp, %ebp
+	jmp start32
+
+	.global mb_start
+mb_start:
+	cli
+	cld
+	mov %eax, %ebp /* bootinfo.c checks the loader's magic */
+	xor %esi, %esi
+	cmp $MULTIBOOT_BOOTLOADER_MAGIC, %eax
+	jne 1f
+	testl $MULTIBOOT_INFO_CMDLINE, (%ebx)
+	jz 1f
+	mov MULTIBOOT_INFO_CMDLINE_ADDR(%ebx), %esi
+1:	mov $.Lmb_boot, %edi
+	jmp early_test_none
+.Lmb_boot:
+	mov %ebx, %esi /* multiboot information block */
+	mov $BOOT_MULTIBOOT, %edx
+	jmp start32
+
+/*
+ * early_test_none: with test=none (the last test= token, as in main.c)
+ * on the command line at ESI (0: none), print "tiny: none" and write 0 to
+ * the exit port before anything else: no stack, no .bss, no page tables,
+ * so that a run measures the VMM's boot cost and as little guest work as
+ * possible (scripts/bench). Otherwise jump to EDI. Keeps EBX and EBP;
+ * reads at most 9 bytes past the end of the command line.
+ */
+early_test_none:
 	test %esi, %esi
-	jz .Lboot
+	jz .Lnot_none
 	xor %edx, %edx /* 1 while the last test= token is "none" */
 	mov $CMDLINE_SCAN_MAX, %ecx /* bytes left to look at */
 .Lspaces:
@@ -156,7 +188,10 @@ pvh_start:
 	jnz .Ltoken_rest
 .Lscanned:
 	test %edx, %edx
-	jz .Lboot
+	jnz .Lnone
+.Lnot_none:
+	jmp *%edi
+.Lnone:
 	/* Like finish(): the line, 0 to the exit port, then the i8042 reset. */
 	mov $none_line, %esi
 	mov $PORT_COM1, %dx
@@ -174,20 +209,6 @@ pvh_start:
 5:	cli
 	hlt
 	jmp 5b
-
-.Lboot:
-	mov %ebx, %esi /* struct hvm_start_info * */
-	mov $BOOT_PVH, %edx
-	xor %ebp, %ebp
-	jmp start32
-
-	.global mb_start
-mb_start:
-	cli
-	cld
-	mov %ebx, %esi /* multiboot information block */
-	mov $BOOT_MULTIBOOT, %edx
-	mov %eax, %ebp /* bootinfo.c checks the loader's magic */
 
 start32:
 	/*

@@ -35,7 +35,7 @@ func (b *bench) tinyArgv(c column, cmdline string, o guestOpts) []string {
 		if o.trace {
 			argv = append(argv, "--log-level", "debug")
 		}
-		return append(argv, "run", "--kernel", b.kernel, "--cmdline", cmdline, "--test-exit",
+		return append(argv, "run", "--boot", "pvh", "--kernel", b.kernel, "--cmdline", cmdline, "--test-exit",
 			"--mem", mem+"M", "--cpus", "1", "--console", "stdio")
 	case colQEMU:
 		argv := []string{b.qemu}

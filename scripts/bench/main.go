@@ -177,9 +177,11 @@ func (b *bench) setup(vmmBin, kernel string) error {
 		f.Close()
 	}
 	b.vmm, _ = filepath.Abs(vmmBin)
-	b.kernel, _ = filepath.Abs(kernel)
 	var err error
 	if b.tmp, err = os.MkdirTemp("", "vmm-bench-"); err != nil {
+		return err
+	}
+	if b.kernel, err = pvhOnlyCopy(kernel, b.tmp); err != nil {
 		return err
 	}
 	if b.qemu, err = exec.LookPath("qemu-system-x86_64"); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"os"
@@ -197,5 +198,24 @@ func TestPairedRatio(t *testing.T) {
 	}
 	if !math.IsNaN(pairedRatio(nil, []float64{1})) {
 		t.Error("no samples gave a ratio")
+	}
+}
+
+func TestBlankMultiboot(t *testing.T) {
+	b := make([]byte, 12000)
+	le := binary.LittleEndian
+	put := func(off int, flags uint32) {
+		le.PutUint32(b[off:], multibootMagic)
+		le.PutUint32(b[off+4:], flags)
+		le.PutUint32(b[off+8:], -(multibootMagic + flags))
+	}
+	put(0x11d0, 0x00010003)                 // a header: blanked
+	le.PutUint32(b[0x200:], multibootMagic) // magic without a matching checksum: kept
+	put(9000, 3)                            // past the first 8 KiB: kept
+	if n := blankMultiboot(b); n != 1 {
+		t.Fatalf("blanked %d headers, want 1", n)
+	}
+	if le.Uint32(b[0x11d0:]) != 0 || le.Uint32(b[0x200:]) != multibootMagic || le.Uint32(b[9000:]) != multibootMagic {
+		t.Error("blanked the wrong bytes")
 	}
 }

@@ -45,8 +45,8 @@ func (v *VCPU) ID() int { return v.id }
 // says why the guest stopped.
 //
 // While the guest keeps exiting, the calling goroutine keeps its P for the
-// whole call (a raw system call, see runOnce): give each running vCPU a P of
-// its own (raise GOMAXPROCS). After a call that a signal ended (EINTR: a
+// whole call (a raw system call, see runOnce): keep GOMAXPROCS above the
+// number of vCPUs running, or nothing else runs. After a call that a signal ended (EINTR: a
 // halted guest preempted by Go after 10 ms, a stop request), the next call
 // blocks the ordinary way and lets the P go, until the guest exits again.
 func (v *VCPU) Run() error {

@@ -6,22 +6,22 @@ import (
 )
 
 func TestReserveProcs(t *testing.T) {
-	base := runtime.GOMAXPROCS(0)
-	a := reserveProcs(2)
-	if got := runtime.GOMAXPROCS(0); got != base+2 {
-		t.Fatalf("GOMAXPROCS %d with 2 reserved, want %d", got, base+2)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	a := reserveProcs(1)
+	if got := runtime.GOMAXPROCS(0); got != 2 {
+		t.Fatalf("GOMAXPROCS %d with 1 vCPU on 2 Ps, want 2 unchanged", got)
 	}
 	b := reserveProcs(3)
-	if got := runtime.GOMAXPROCS(0); got != base+5 {
-		t.Fatalf("GOMAXPROCS %d with 2+3 reserved, want %d", got, base+5)
-	}
-	a()
-	a() // releasing twice must not release twice
-	if got := runtime.GOMAXPROCS(0); got != base+3 {
-		t.Fatalf("GOMAXPROCS %d after releasing 2 of 5, want %d", got, base+3)
+	if got := runtime.GOMAXPROCS(0); got != 5 {
+		t.Fatalf("GOMAXPROCS %d with 1+3 vCPUs, want 5 (one P left over)", got)
 	}
 	b()
-	if got := runtime.GOMAXPROCS(0); got != base {
-		t.Fatalf("GOMAXPROCS %d after releasing all, want %d", got, base)
+	b() // releasing twice must not release twice
+	if got := runtime.GOMAXPROCS(0); got != 2 {
+		t.Fatalf("GOMAXPROCS %d after releasing 3 of 4 vCPUs, want 2", got)
+	}
+	a()
+	if got := runtime.GOMAXPROCS(0); got != 2 {
+		t.Fatalf("GOMAXPROCS %d after releasing all, want the 2 it was", got)
 	}
 }

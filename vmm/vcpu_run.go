@@ -56,7 +56,7 @@ func (t *vcpuThread) detach() {
 
 // Run starts every vCPU and blocks until the VM stops, returning how it
 // ended. Each vCPU is created, configured and run on its own locked thread,
-// with a P of its own for as long as the VM runs (reserveProcs).
+// and GOMAXPROCS kept above the number of vCPUs while it runs (reserveProcs).
 func (vm *VM) Run() Result {
 	n := vm.cfg.CPUs
 	defer reserveProcs(n)()

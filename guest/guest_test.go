@@ -409,7 +409,7 @@ func TestTinyKernelRepairedInstructions(t *testing.T) {
 // TestTinyKernelLatencyCase: the bench's exit-latency case reports both
 // loops, and an unclaimed port and MMIO address read as all ones under vmm.
 func TestTinyKernelLatencyCase(t *testing.T) {
-	status, out := bootTiny(t, "test=latency", 1)
+	status, out, _ := bootTinyRepairs(t, "test=latency", 1)
 	re := regexp.MustCompile(`(?m)^latency: (pio|mmio) [0-9]+\.[0-9] ns per exit \(20000 exits, reads returned ffffffff\)\r?$`)
 	if got := re.FindAllStringSubmatch(out, -1); len(got) != 2 || got[0][1] != "pio" || got[1][1] != "mmio" {
 		t.Errorf("want one pio and one mmio latency line in ns, got %q", got)

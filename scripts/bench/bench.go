@@ -94,10 +94,11 @@ type rowResult struct {
 }
 
 type sectionResult struct {
-	Name  string          `json:"name"`
-	Cols  [numCols]string `json:"columns"`
-	Limit string          `json:"limit"`
-	Rows  []*rowResult    `json:"rows"`
+	Name   string          `json:"name"`
+	Rounds int             `json:"rounds"`
+	Cols   [numCols]string `json:"columns"`
+	Limit  string          `json:"limit"`
+	Rows   []*rowResult    `json:"rows"`
 }
 
 // bench holds what every section needs: paths, tools and the lock.
@@ -183,6 +184,7 @@ func (b *bench) runSection(s *section) *sectionResult {
 	if rounds == 0 {
 		rounds = b.rounds
 	}
+	res.Rounds = rounds
 	first := -1 // round -1 warms up: page cache, CPU frequency, lazy kernel state
 	if s.noWarmup {
 		first = 0

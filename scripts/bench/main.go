@@ -141,7 +141,7 @@ type report struct {
 func (r *report) write(dir, chartCopy string) error {
 	var t strings.Builder
 	fmt.Fprintf(&t, "Machine: %s.\n\n", r.Machine)
-	fmt.Fprintf(&t, "Medians of %d interleaved rounds (min–max in brackets). Each ratio is the median of the\nper-round ratios (both runs within seconds of each other), so load that drifts between rounds cancels.\n\n", r.Rounds)
+	fmt.Fprintf(&t, "Each ratio is the median of the per-round ratios (both runs within seconds of each other),\nso load that drifts between rounds cancels.\n\n")
 	printTables(&t, r.Sections)
 	fmt.Fprintf(&t, "Took %s, of which %s waiting for other benchmarks (%s); load average %s at the end.\n",
 		r.Took, r.LockWait, benchLock, r.LoadEnd)

@@ -18,6 +18,9 @@ func printTables(w io.Writer, secs []*sectionResult) {
 			j++
 		}
 		cols := secs[i].Cols
+		if n := secs[i].Rounds; n > 0 {
+			fmt.Fprintf(w, "Medians of %d interleaved rounds (min–max in brackets).\n\n", n)
+		}
 		fmt.Fprintf(w, "| | %s | %s | %s | vmm/%s | vmm/%s | goal |\n", cols[0], cols[1], cols[2],
 			shortCol(cols[1]), shortCol(cols[2]))
 		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---|")

@@ -314,7 +314,8 @@ func FuzzLoadGuest(f *testing.F) {
 
 // TestKernelLoadLeavesBSSUntouched: a segment's .bss tail reads as zero
 // without the loader writing it, so those pages stay out of the VMM's RSS
-// until the guest uses them.
+// until the guest uses them; over RAM something already wrote, the tail is
+// zeroed and given back the same way.
 func TestKernelLoadLeavesBSSUntouched(t *testing.T) {
 	mem, err := NewMemory(minMemSize)
 	if err != nil {
@@ -323,29 +324,39 @@ func TestKernelLoadLeavesBSSUntouched(t *testing.T) {
 	defer mem.Close()
 	const addr, bss = 0x100000, 1 << 20
 	k := &Kernel{Segments: []Segment{{Addr: addr, Data: []byte{1, 2, 3}, MemSize: 3 + bss}}}
-	if err := k.load(mem); err != nil {
-		t.Fatal(err)
-	}
 	tail, err := mem.Slice(addr+4096, bss-4096)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resident, err := residentPages(tail)
-	if err != nil {
-		t.Fatalf("mincore: %v", err)
-	}
-	for i, r := range resident {
-		if r {
-			t.Fatalf("page %d of the .bss tail is resident after load: the loader wrote it", i+1)
-		}
-	}
 	head, _ := mem.Slice(addr, 4096)
-	if head[0] != 1 || head[2] != 3 || head[3] != 0 {
-		t.Fatalf("segment data % x, want 01 02 03 00", head[:4])
-	}
-	for i, b := range tail {
-		if b != 0 {
-			t.Fatalf(".bss byte %#x is %#x, want 0", addr+4096+i, b)
+	for _, dirty := range []bool{false, true} {
+		if dirty {
+			for i := range head[3:] {
+				head[3+i] = 0xa5
+			}
+			for i := range tail {
+				tail[i] = 0xa5
+			}
+		}
+		if err := k.load(mem); err != nil {
+			t.Fatal(err)
+		}
+		resident, err := residentPages(tail)
+		if err != nil {
+			t.Fatalf("mincore: %v", err)
+		}
+		for i, r := range resident {
+			if r {
+				t.Fatalf("dirty RAM %v: page %d of the .bss tail is resident after load: the loader wrote it", dirty, i+1)
+			}
+		}
+		if head[0] != 1 || head[2] != 3 || head[3] != 0 || head[4095] != 0 {
+			t.Fatalf("dirty RAM %v: first page % x ... %x, want 01 02 03 00 ... 00", dirty, head[:4], head[4095])
+		}
+		for i, b := range tail {
+			if b != 0 {
+				t.Fatalf("dirty RAM %v: .bss byte %#x is %#x, want 0", dirty, addr+4096+i, b)
+			}
 		}
 	}
 }

@@ -131,7 +131,6 @@ func (r *runner) run() error {
 		case <-done:
 		}
 	}()
-	go trimAfterBoot(vm.Stopped())
 	res := vm.Run()
 	r.waitInput()
 	r.restore()

@@ -121,9 +121,13 @@ func TestGuestRss(t *testing.T) {
 }
 
 func TestRollupRss(t *testing.T) {
-	f := writeTemp(t, "00400000-7fff0000 ---p 00000000 00:00 0                          [rollup]\nRss:                4884 kB\nPss:                4800 kB\n")
-	if got, err := rollupRss(f); err != nil || got != 4884<<10 {
-		t.Fatalf("rollupRss = %d, %v", got, err)
+	f := writeTemp(t, "00400000-7fff0000 ---p 00000000 00:00 0                          [rollup]\nRss:                4884 kB\nPss:                4800 kB\nAnonymous:          1234 kB\n")
+	if rss, anon, err := rollupRss(f); err != nil || rss != 4884<<10 || anon != 1234<<10 {
+		t.Fatalf("rollupRss = %d, %d, %v", rss, anon, err)
+	}
+	f = writeTemp(t, "Rss:                4884 kB\n")
+	if _, _, err := rollupRss(f); err == nil {
+		t.Fatal("accepted a rollup without an Anonymous line")
 	}
 }
 

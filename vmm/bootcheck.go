@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
-	"sync"
 	"time"
+
+	"vmm/internal/syncbuf"
 )
 
 // BootCheckCPUs is how many vCPUs `vmm check` boots the tiny kernel on:
@@ -36,31 +37,13 @@ type BootReport struct {
 
 var speedLine = regexp.MustCompile(`speed: (\d+) iterations of dec/jnz in (\d+) us`)
 
-// syncBuffer collects console output from the VM's console goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // BootCheck boots kernel (the tiny test kernel) on device with
 // BootCheckCPUs vCPUs and reports whether a VM really ran on this host,
 // how long it took, and how fast the guest executes. limit bounds the
 // whole run (a guard against a host that hangs the guest).
 func BootCheck(device string, kernel []byte, limit time.Duration) BootReport {
 	rep := BootReport{CPUs: BootCheckCPUs}
-	var out syncBuffer
+	var out syncbuf.Buffer
 	start := time.Now()
 	vm, err := New(Config{Device: device, Kernel: kernel, KernelName: "built-in:tiny.elf", Cmdline: bootCheckCmdline,
 		MemSize: 64 << 20, CPUs: BootCheckCPUs, TestExit: true, Console: &out})

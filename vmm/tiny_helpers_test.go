@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"vmm/guest"
+	"vmm/internal/syncbuf"
 	"vmm/internal/testutil"
 )
 
@@ -33,7 +34,7 @@ func tinyKernel(t testing.TB) []byte {
 // captured.
 type tinyRun struct {
 	vm   *VM
-	out  *syncBuffer
+	out  *syncbuf.Buffer
 	done chan Result
 }
 
@@ -41,7 +42,7 @@ type tinyRun struct {
 // runs it until the test ends.
 func startTiny(t *testing.T, cmdline string, cpus int, disks []DiskConfig) *tinyRun {
 	t.Helper()
-	r := &tinyRun{out: &syncBuffer{}, done: make(chan Result, 1)}
+	r := &tinyRun{out: &syncbuf.Buffer{}, done: make(chan Result, 1)}
 	vm, err := New(Config{Kernel: tinyKernel(t), KernelName: "tiny.elf", Cmdline: cmdline, MemSize: 64 << 20,
 		CPUs: cpus, TestExit: true, Console: r.out, Disks: disks})
 	if err != nil {

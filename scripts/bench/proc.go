@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"vmm/internal/syncbuf"
 )
 
 // proc is one measured VMM process: when it started, when its first
@@ -28,7 +30,7 @@ type proc struct {
 	lastByte  time.Time
 	eof       bool
 
-	stderr     syncBuffer
+	stderr     syncbuf.Buffer
 	stderrDone chan struct{} // closed when stderr reaches EOF
 
 	exited chan struct{} // closed once Wait has returned
@@ -205,28 +207,4 @@ func (p *proc) tail() string {
 		return s
 	}
 	return fmt.Sprintf("\n  stdout: %s\n  stderr: %s", last(p.stdout()), last(p.stderr.String()))
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer goroutine and readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) WriteString(x string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.b.WriteString(x)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 
 	"vmm/vmm/fcconfig"
@@ -25,56 +26,40 @@ func (s *Server) getVersion(w http.ResponseWriter) {
 	}{s.opts.Version})
 }
 
-func (s *Server) putMachineConfig(w http.ResponseWriter, r *http.Request, patch bool) {
+// configure is the shape of every pre-boot PUT and PATCH: refused once the
+// VM runs, the body decoded strictly into T, then applied; any failure is a
+// 400 with the reason as the fault message.
+func configure[T any](s *Server, w http.ResponseWriter, r *http.Request, apply func(T) error) {
 	if !s.preBoot(w, r) {
 		return
 	}
-	var mc fcconfig.MachineConfig
-	if err := decodeBody(r, &mc); err != nil {
+	var v T
+	if err := decodeBody(r, &v); err != nil {
 		badRequest(w, r, "%v", err)
 		return
 	}
-	if err := s.res.SetMachine(mc, patch); err != nil {
+	if err := apply(v); err != nil {
 		badRequest(w, r, "%v", err)
 		return
 	}
 	noContent(w)
+}
+
+func (s *Server) putMachineConfig(w http.ResponseWriter, r *http.Request, patch bool) {
+	configure(s, w, r, func(mc fcconfig.MachineConfig) error { return s.res.SetMachine(mc, patch) })
 }
 
 func (s *Server) putBootSource(w http.ResponseWriter, r *http.Request) {
-	if !s.preBoot(w, r) {
-		return
-	}
-	var b fcconfig.BootSource
-	if err := decodeBody(r, &b); err != nil {
-		badRequest(w, r, "%v", err)
-		return
-	}
-	if err := s.res.SetBootSource(b); err != nil {
-		badRequest(w, r, "%v", err)
-		return
-	}
-	noContent(w)
+	configure(s, w, r, s.res.SetBootSource)
 }
 
 func (s *Server) putDrive(w http.ResponseWriter, r *http.Request, id string) {
-	if !s.preBoot(w, r) {
-		return
-	}
-	var d fcconfig.Drive
-	if err := decodeBody(r, &d); err != nil {
-		badRequest(w, r, "%v", err)
-		return
-	}
-	if d.DriveID != id {
-		badRequest(w, r, "the drive_id in the body (%q) differs from the one in the path (%q)", d.DriveID, id)
-		return
-	}
-	if err := s.res.PutDrive(d); err != nil {
-		badRequest(w, r, "%v", err)
-		return
-	}
-	noContent(w)
+	configure(s, w, r, func(d fcconfig.Drive) error {
+		if d.DriveID != id {
+			return fmt.Errorf("the drive_id in the body (%q) differs from the one in the path (%q)", d.DriveID, id)
+		}
+		return s.res.PutDrive(d)
+	})
 }
 
 // patchDrive puts a new image behind a drive of the running VM; the guest
@@ -128,48 +113,32 @@ func driveIDs(res *fcconfig.Resources) string {
 }
 
 func (s *Server) putLogger(w http.ResponseWriter, r *http.Request) {
-	if !s.preBoot(w, r) {
-		return
-	}
-	var l fcconfig.Logger
-	if err := decodeBody(r, &l); err != nil {
-		badRequest(w, r, "%v", err)
-		return
-	}
-	next := *s.res
-	lc, err := next.SetLogger(l)
-	if err != nil {
-		badRequest(w, r, "%v", err)
-		return
-	}
-	if err := s.opts.Machine.ConfigureLogger(lc); err != nil {
-		badRequest(w, r, "logger: %v", err)
-		return
-	}
-	s.res.Logger = next.Logger
-	noContent(w)
+	configure(s, w, r, func(l fcconfig.Logger) error {
+		next := *s.res
+		lc, err := next.SetLogger(l)
+		if err != nil {
+			return err
+		}
+		if err := s.opts.Machine.ConfigureLogger(lc); err != nil {
+			return fmt.Errorf("logger: %v", err)
+		}
+		s.res.Logger = next.Logger
+		return nil
+	})
 }
 
 func (s *Server) putMetrics(w http.ResponseWriter, r *http.Request) {
-	if !s.preBoot(w, r) {
-		return
-	}
-	var m fcconfig.Metrics
-	if err := decodeBody(r, &m); err != nil {
-		badRequest(w, r, "%v", err)
-		return
-	}
-	next := *s.res
-	if err := next.SetMetrics(m); err != nil {
-		badRequest(w, r, "%v", err)
-		return
-	}
-	if err := s.opts.Machine.ConfigureMetrics(m.MetricsPath); err != nil {
-		badRequest(w, r, "metrics: %v", err)
-		return
-	}
-	s.res.Metrics = next.Metrics
-	noContent(w)
+	configure(s, w, r, func(m fcconfig.Metrics) error {
+		next := *s.res
+		if err := next.SetMetrics(m); err != nil {
+			return err
+		}
+		if err := s.opts.Machine.ConfigureMetrics(m.MetricsPath); err != nil {
+			return fmt.Errorf("metrics: %v", err)
+		}
+		s.res.Metrics = next.Metrics
+		return nil
+	})
 }
 
 func (s *Server) putAction(w http.ResponseWriter, r *http.Request) {

@@ -44,6 +44,11 @@ type Config struct {
 	// HugePages backs guest RAM with huge pages: "" (none),
 	// HugePagesTransparent or HugePages2M (hugepages.go).
 	HugePages string
+	// BeforeRun, if set, runs once in Run after every vCPU is created and
+	// set up and before any enters the guest: the last moment with the VM
+	// fully built, where cmd/vmm installs its sandbox. An error stops the
+	// VM with status 1 and that error; no guest instruction runs.
+	BeforeRun func() error
 }
 
 // validate checks what can be checked without opening KVM.

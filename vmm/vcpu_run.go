@@ -85,6 +85,9 @@ func (vm *VM) Run() Result {
 			setupErr = err
 		}
 	}
+	if setupErr == nil && vm.cfg.BeforeRun != nil {
+		setupErr = vm.cfg.BeforeRun()
+	}
 	if setupErr != nil {
 		vm.Stop(Result{Status: 1, Err: setupErr})
 	}

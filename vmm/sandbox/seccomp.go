@@ -1,0 +1,162 @@
+package sandbox
+
+import (
+	"fmt"
+	"runtime"
+
+	seccomp "github.com/elastic/go-seccomp-bpf"
+	"golang.org/x/sys/unix"
+
+	"vmm/kvm"
+)
+
+// allowedCall is one allowed system call and who needs it after the VM starts.
+type allowedCall struct {
+	name string
+	why  string
+}
+
+// allowed is every system call vmm run makes after the sandbox is in
+// place, found by tracing the tiny kernel's cases (every device, both
+// block engines, the API, --result-json, metrics) and the Linux guest
+// under --seccomp=log (TestSeccompAllowListInSync). docs/security.md lists
+// the same names; a test keeps the two equal.
+var allowed = []allowedCall{
+	// The Go runtime.
+	{"futex", "Go runtime: goroutine parking, locks, thread wake-ups"},
+	{"nanosleep", "Go runtime: usleep in the scheduler and spinning locks"},
+	{"sched_yield", "Go runtime: osyield while spinning"},
+	{"mmap", "Go runtime: heap growth"},
+	{"munmap", "Go runtime: heap release; vmm: unmapping guest RAM and rings at exit"},
+	{"madvise", "Go runtime: returning freed heap pages to the kernel"},
+	{"mprotect", "Go runtime: guard pages of new thread stacks"},
+	{"rt_sigreturn", "Go runtime: returning from every signal handler (SIGURG preemption, the vCPU kick)"},
+	{"rt_sigprocmask", "Go runtime: signal masks around thread creation and exit"},
+	{"sigaltstack", "Go runtime: the signal stack of each new thread"},
+	{"clone", "Go runtime: a new thread (M) when goroutines block; thread flags only (argument filter)"},
+	{"exit", "Go runtime: a thread ending (a vCPU's locked thread exits with its goroutine)"},
+	{"exit_group", "vmm exiting"},
+	{"gettid", "Go runtime: thread ids of new threads; vmm: the vCPU thread id its kick signals"},
+	{"getpid", "Go runtime and vmm: signalling its own threads (tgkill)"},
+	{"tgkill", "Go runtime: preemption (SIGURG); vmm: kicking a vCPU out of KVM_RUN"},
+	{"clock_gettime", "Go runtime: time, when the vDSO is not used"},
+	{"epoll_pwait", "Go runtime: the network poller (console input, API socket, pipes)"},
+	{"epoll_ctl", "Go runtime: adding and removing descriptors in the poller (API connections)"},
+	{"getrandom", "Go runtime: map hash seeds and math/rand for new goroutines' state"},
+	{"restart_syscall", "kernel: resuming a sleep that a signal interrupted"},
+	// I/O on descriptors opened before the sandbox.
+	{"read", "console input, eventfds (block kicks), the API socket"},
+	{"write", "console output, eventfds (irqfd), the log, metrics, the API socket, the Go poller's wake-up eventfd"},
+	{"pread64", "sync block engine: reading a disk image"},
+	{"pwrite64", "sync block engine; --result-json written through the descriptor opened at start"},
+	{"preadv", "sync block engine: reading into guest RAM segments"},
+	{"pwritev", "sync block engine: writing from guest RAM segments"},
+	{"fdatasync", "sync block engine: a guest flush"},
+	{"fsync", "sync block engine: a guest flush"},
+	{"fallocate", "sync block engine: discard and write-zeroes (punching holes)"},
+	{"ftruncate", "--result-json: emptying the file before writing the document"},
+	{"fstat", "os.File bookkeeping on descriptors already open"},
+	{"close", "closing descriptors at exit and when an API connection ends"},
+	{"io_uring_enter", "io_uring block engine: submitting requests and waiting for completions on rings set up before start"},
+	{"ioctl", "KVM requests of a running VM and the terminal requests of the console (argument filter)"},
+	// The API socket (listening since before start).
+	{"accept4", "API: a new connection on the listening socket"},
+	{"getsockname", "API: net package bookkeeping on an accepted connection"},
+	{"setsockopt", "API: net package options on an accepted connection"},
+	{"shutdown", "API: closing a connection"},
+	{"unlinkat", "API: removing the socket at exit"},
+}
+
+// terminalRequests are the console's ioctls on its terminal: raw mode in
+// and out (x/term) and the window size.
+var terminalRequests = []kvm.Request{
+	{Name: "TCGETS", Number: unix.TCGETS},
+	{Name: "TCSETS", Number: unix.TCSETS},
+	{Name: "TCSETSW", Number: unix.TCSETSW},
+	{Name: "TCSETSF", Number: unix.TCSETSF},
+	{Name: "TIOCGWINSZ", Number: unix.TIOCGWINSZ},
+}
+
+// threadCloneFlags are the flags the Go runtime passes to clone for a new
+// thread (runtime/os_linux.go cloneFlags). A clone without CLONE_THREAD
+// (a new process: fork, vfork) does not match and is refused.
+const threadCloneFlags = unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND |
+	unix.CLONE_SYSVSEM | unix.CLONE_THREAD
+
+// ioctlRequests are the requests the ioctl filter allows.
+func ioctlRequests() []kvm.Request {
+	return append(kvm.RunTimeRequests(), terminalRequests...)
+}
+
+// AllowedSyscalls returns the allow list's names, in order.
+func AllowedSyscalls() []string {
+	out := make([]string, len(allowed))
+	for i, s := range allowed {
+		out[i] = s.name
+	}
+	return out
+}
+
+// policy builds the filter for mode: the allow list (with argument
+// filters on ioctl and clone), clone3 answered ENOSYS so that anything
+// trying it falls back to clone, and everything else trapped (kill) or
+// logged (log).
+func policy(mode SeccompMode) seccomp.Policy {
+	def := seccomp.ActionTrap
+	if mode == SeccompLog {
+		def = seccomp.ActionLog
+	}
+	var plain []string
+	var conds []seccomp.NameWithConditions
+	for _, s := range allowed {
+		switch s.name {
+		case "ioctl":
+			for _, r := range ioctlRequests() {
+				conds = append(conds, seccomp.NameWithConditions{Name: "ioctl", Conditions: seccomp.ArgumentConditions{
+					{Argument: 1, Operation: seccomp.Equal, Value: uint64(r.Number)}}})
+			}
+		case "clone":
+			conds = append(conds, seccomp.NameWithConditions{Name: "clone", Conditions: seccomp.ArgumentConditions{
+				{Argument: 0, Operation: seccomp.Equal, Value: threadCloneFlags}}})
+		default:
+			plain = append(plain, s.name)
+		}
+	}
+	return seccomp.Policy{
+		DefaultAction: def,
+		Syscalls: []seccomp.SyscallGroup{
+			{Names: plain, NamesWithCondtions: conds, Action: seccomp.ActionAllow},
+			{Names: []string{"clone3"}, Action: seccomp.ActionErrno | seccomp.Action(unix.ENOSYS)},
+		},
+	}
+}
+
+// installSeccomp installs the filter for mode on every thread (TSYNC),
+// with no_new_privs, and returns how many system calls it allows. In
+// kill mode a refused call raises SIGSYS, which sigsys.go turns into a
+// one-line message and exit status 1; SECCOMP_FILTER_FLAG_LOG has the
+// kernel log it too, so dmesg names the call either way.
+func installSeccomp(mode SeccompMode) (int, error) {
+	if mode == SeccompOff {
+		return 0, nil
+	}
+	// Since Go 1.25 the runtime re-reads the CPU affinity and cgroup
+	// limits now and then to adjust GOMAXPROCS (sched_getaffinity,
+	// openat): setting it explicitly turns that off for good.
+	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	if mode == SeccompKill {
+		if err := catchSIGSYS(); err != nil {
+			return 0, err
+		}
+	}
+	f := seccomp.Filter{NoNewPrivs: true, Flag: seccomp.FilterFlagTSync | seccomp.FilterFlagLog, Policy: policy(mode)}
+	if err := seccomp.LoadFilter(f); err != nil {
+		return 0, err
+	}
+	return len(allowed), nil
+}
+
+// blockedMessage is what the SIGSYS handler prints for system call nr.
+func blockedMessage(nr int, name string) string {
+	return fmt.Sprintf("vmm: the sandbox blocked system call %s (%d); rerun with --seccomp=log and look for type=1326 in dmesg, or --seccomp=off\n", name, nr)
+}

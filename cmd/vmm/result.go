@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"vmm/vmm"
+	"vmm/vmm/sandbox"
 )
 
 // exitTimeout is vmm run's exit status when --timeout stopped the VM: 124,
@@ -34,6 +36,7 @@ type runResult struct {
 	SerialOut     uint64            `json:"serial_bytes_out"`
 	SerialIn      uint64            `json:"serial_bytes_in"`
 	Disks         []diskResult      `json:"disks"`
+	Sandbox       *sandbox.Report   `json:"sandbox,omitempty"`
 	VMMVersion    string            `json:"vmm_version"`
 }
 
@@ -83,6 +86,8 @@ type runReport struct {
 	signal   string
 	timeout  time.Duration
 	written  bool
+	file     *os.File        // --result-json, opened before the sandbox (openForRun)
+	sandbox  *sandbox.Report // what the sandbox installed
 }
 
 func newRunReport(path string) *runReport { return &runReport{path: path, start: time.Now()} }
@@ -93,6 +98,37 @@ func (r *runReport) vmEnded(res vmm.Result, vm *vmm.VM, drives []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.res, r.stats, r.drives, r.firstRun = &res, &s, drives, vm.FirstRun()
+}
+
+// openForRun creates (or empties) the --result-json file just before the
+// VM runs, while vmm may still open files: under the sandbox the document
+// is written through this descriptor. Before that point a failure leaves
+// no file behind but the document itself (written by write's fallback).
+// The file stays empty while the VM runs: read it once vmm has exited.
+func (r *runReport) openForRun() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.path == "" || r.file != nil {
+		return nil
+	}
+	f, err := os.OpenFile(r.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o644)
+	if err == nil {
+		if err = f.Chmod(0o644); err != nil { // whatever the umask
+			f.Close()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("--result-json %s: %v", r.path, err)
+	}
+	r.file = f
+	return nil
+}
+
+// sandboxInstalled records what the sandbox put in place.
+func (r *runReport) sandboxInstalled(rep sandbox.Report) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sandbox = &rep
 }
 
 // endedWithout records an end before the VM ran.
@@ -145,7 +181,11 @@ func (r *runReport) write(status int, err error) {
 	doc := r.document(status, err)
 	b, jerr := json.MarshalIndent(doc, "", "  ")
 	if jerr == nil {
-		jerr = writeFileAtomic(r.path, append(b, '\n'))
+		if r.file != nil {
+			jerr = writeHeld(r.file, append(b, '\n'))
+		} else {
+			jerr = writeFileAtomic(r.path, append(b, '\n'))
+		}
 	}
 	if jerr != nil {
 		fmt.Fprintf(os.Stderr, "vmm: --result-json %s: %v\n", r.path, jerr)
@@ -193,6 +233,7 @@ func (r *runReport) document(status int, err error) runResult {
 			doc.Message = err.Error()
 		}
 	}
+	doc.Sandbox = r.sandbox
 	if !r.firstRun.IsZero() {
 		doc.Started = true
 		v := ms(r.firstRun.Sub(r.start))
@@ -238,11 +279,27 @@ func writeFileAtomic(path string, data []byte) error {
 	return os.Rename(tmp.Name(), path)
 }
 
+// writeHeld replaces the contents of f, opened by openForRun, with data
+// (ftruncate and pwrite: no path, no new descriptor) and closes it.
+func writeHeld(f *os.File, data []byte) error {
+	err := f.Truncate(0)
+	if err == nil {
+		_, err = f.WriteAt(data, 0)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // checkResultPath refuses a --result-json path that could never be
 // written, before anything runs.
 func checkResultPath(path string) error {
 	if path == "" {
 		return nil
+	}
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		return usagef("--result-json %s is a symbolic link: give the path of a regular file", path)
 	}
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return usagef("--result-json %s is a directory: give a file path", path)

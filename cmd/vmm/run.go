@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"vmm/vmm"
+	"vmm/vmm/sandbox"
 )
 
 // defaultCmdline is used for a user kernel when --cmdline is not given:
@@ -23,6 +24,10 @@ type runFlags struct {
 	// Driving vmm from programs (run_api.go, result.go).
 	configFile, apiSock, resultJSON, id string
 	timeout                             time.Duration
+	// The sandbox installed before the first KVM_RUN (run_sandbox.go).
+	seccomp  string
+	landlock bool
+	uid, gid int
 }
 
 func newRunCommand() *cobra.Command {
@@ -55,6 +60,10 @@ func newRunCommand() *cobra.Command {
 	fl.StringVar(&f.apiSock, "api-sock", "", "serve Firecracker's HTTP API on this Unix socket; without --config-file, wait for the API to configure and start the VM")
 	fl.StringVar(&f.id, "id", "", "instance id the API reports (default \"anonymous-instance\")")
 	fl.StringVar(&f.resultJSON, "result-json", "", "write how the run ended (status, reason, timings, counters) to this file as JSON, whatever the exit path")
+	fl.StringVar(&f.seccomp, "seccomp", string(sandbox.SeccompKill), "system call filter once the VM is built: kill (a call off the list ends vmm), log (it runs and the kernel logs it: dmesg | grep type=1326), off")
+	fl.BoolVar(&f.landlock, "landlock", true, "once the VM is built, reach only the files it was given (Landlock; best effort on kernels without it)")
+	fl.IntVar(&f.uid, "uid", -1, "user id to drop to once the VM is built (vmm must start as root; -1 keeps it)")
+	fl.IntVar(&f.gid, "gid", -1, "group id to drop to once the VM is built (vmm must start as root; -1 keeps it)")
 	fl.DurationVar(&f.timeout, "timeout", 0, fmt.Sprintf("stop the VM after this long (e.g. 30s, 5m) and exit with status %d; 0: no limit", exitTimeout))
 	return cmd
 }

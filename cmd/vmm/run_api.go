@@ -82,6 +82,9 @@ func (r *runner) UpdateDrive(index int, path string) error {
 	if err != nil {
 		return err
 	}
+	if r.sandboxed {
+		return errSandboxedDriveUpdate
+	}
 	return vm.UpdateDisk(index, path)
 }
 

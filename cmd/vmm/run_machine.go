@@ -33,6 +33,7 @@ type runner struct {
 	metrics   *telemetry.Metrics
 	logOut    *telemetry.Output
 	closed    bool
+	sandboxed bool // the sandbox is on: no new file can be opened
 }
 
 func newRunner(plan *runPlan, report *runReport, sigs <-chan os.Signal) *runner {
@@ -65,6 +66,7 @@ func (r *runner) build(res *fcconfig.Resources) error {
 		return err
 	}
 	cfg := r.plan.vmConfig(l)
+	cfg.BeforeRun = r.beforeRun(r.plan.sandboxConfig(l.Disks))
 	var kernel, initrd *inputFile
 	defer func() { kernel.close(); initrd.close() }()
 	if r.plan.embedded {

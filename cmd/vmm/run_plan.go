@@ -7,6 +7,7 @@ import (
 
 	"vmm/vmm"
 	"vmm/vmm/fcconfig"
+	"vmm/vmm/sandbox"
 )
 
 // runPlan is vmm run's configuration: the machine (fcconfig.Resources,
@@ -18,6 +19,7 @@ type runPlan struct {
 	embedded     bool // boot the built-in tiny kernel: no kernel given anywhere, no API to give one
 	console      consoleSpec
 	consoleLimit uint64
+	sandbox      sandbox.Config // without Paths: sandboxConfig adds them once the VM is built
 }
 
 // newRunPlan checks the flags and builds the configuration. Mistakes are
@@ -45,6 +47,9 @@ func newRunPlan(cmd *cobra.Command, f runFlags) (*runPlan, error) {
 	}
 	if f.timeout < 0 {
 		return nil, usagef("--timeout %v is negative: give a duration such as 30s, or 0 for none", f.timeout)
+	}
+	if p.sandbox, err = parseSandbox(f); err != nil {
+		return nil, err
 	}
 	disks, err := parseDisks(f.disks)
 	if err != nil {

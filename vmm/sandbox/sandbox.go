@@ -8,6 +8,7 @@ package sandbox
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // SeccompMode says what the seccomp filter does with a system call that
@@ -82,6 +83,9 @@ func Install(cfg Config) (Report, error) {
 	if _, err := ParseSeccompMode(string(cfg.Seccomp)); err != nil {
 		return rep, err
 	}
+	// The local time zone loads lazily from /etc/localtime on first use
+	// (a log line's timestamp): load it while files can still be opened.
+	time.Now().Zone()
 	if err := DropPrivileges(cfg.UID, cfg.GID); err != nil {
 		return rep, fmt.Errorf("sandbox: dropping privileges: %w", err)
 	}

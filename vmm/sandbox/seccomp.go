@@ -32,6 +32,7 @@ var allowed = []allowedCall{
 	{"mprotect", "Go runtime: guard pages of new thread stacks"},
 	{"rt_sigreturn", "Go runtime: returning from every signal handler (SIGURG preemption, the vCPU kick)"},
 	{"rt_sigprocmask", "Go runtime: signal masks around thread creation and exit"},
+	{"rt_sigaction", "Go runtime: signal.Stop restoring handlers as vmm exits; never for SIGSYS (argument filter), so the refusal handler stays"},
 	{"sigaltstack", "Go runtime: the signal stack of each new thread"},
 	{"clone", "Go runtime: a new thread (M) when goroutines block; thread flags only (argument filter)"},
 	{"exit", "Go runtime: a thread ending (a vCPU's locked thread exits with its goroutine)"},
@@ -51,6 +52,9 @@ var allowed = []allowedCall{
 	{"pwrite64", "sync block engine; --result-json written through the descriptor opened at start"},
 	{"preadv", "sync block engine: reading into guest RAM segments"},
 	{"pwritev", "sync block engine: writing from guest RAM segments"},
+	{"preadv2", "sync block engine: reads with per-request flags"},
+	{"pwritev2", "sync block engine: writes with per-request flags (RWF_DSYNC for write-through)"},
+	{"ppoll", "sync block engine: waiting for a queue kick on its eventfd"},
 	{"fdatasync", "sync block engine: a guest flush"},
 	{"fsync", "sync block engine: a guest flush"},
 	{"fallocate", "sync block engine: discard and write-zeroes (punching holes)"},
@@ -77,11 +81,12 @@ var terminalRequests = []kvm.Request{
 	{Name: "TIOCGWINSZ", Number: unix.TIOCGWINSZ},
 }
 
-// threadCloneFlags are the flags the Go runtime passes to clone for a new
-// thread (runtime/os_linux.go cloneFlags). A clone without CLONE_THREAD
-// (a new process: fork, vfork) does not match and is refused.
+// threadCloneFlags are exactly the flags the Go runtime passes to clone
+// for a new thread (runtime/os_linux.go cloneFlags, plus CLONE_SETTLS from
+// its amd64 assembly). Anything else (fork, vfork, new namespaces) does not
+// match and is refused.
 const threadCloneFlags = unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND |
-	unix.CLONE_SYSVSEM | unix.CLONE_THREAD
+	unix.CLONE_SYSVSEM | unix.CLONE_THREAD | unix.CLONE_SETTLS
 
 // ioctlRequests are the requests the ioctl filter allows.
 func ioctlRequests() []kvm.Request {
@@ -115,6 +120,9 @@ func policy(mode SeccompMode) seccomp.Policy {
 				conds = append(conds, seccomp.NameWithConditions{Name: "ioctl", Conditions: seccomp.ArgumentConditions{
 					{Argument: 1, Operation: seccomp.Equal, Value: uint64(r.Number)}}})
 			}
+		case "rt_sigaction":
+			conds = append(conds, seccomp.NameWithConditions{Name: "rt_sigaction", Conditions: seccomp.ArgumentConditions{
+				{Argument: 0, Operation: seccomp.NotEqual, Value: uint64(unix.SIGSYS)}}})
 		case "clone":
 			conds = append(conds, seccomp.NameWithConditions{Name: "clone", Conditions: seccomp.ArgumentConditions{
 				{Argument: 0, Operation: seccomp.Equal, Value: threadCloneFlags}}})

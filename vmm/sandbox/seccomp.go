@@ -34,7 +34,9 @@ var allowed = []allowedCall{
 	{"rt_sigprocmask", "Go runtime: signal masks around thread creation and exit"},
 	{"rt_sigaction", "Go runtime: signal.Stop restoring handlers as vmm exits; never for SIGSYS (argument filter), so the refusal handler stays"},
 	{"sigaltstack", "Go runtime: the signal stack of each new thread"},
-	{"clone", "Go runtime: a new thread (M) when goroutines block; thread flags only (argument filter)"},
+	{"clone", "Go runtime (or libc in cgo builds): a new thread when goroutines block; thread flags only (argument filter)"},
+	{"set_robust_list", "libc (cgo and race-detector builds only): every new thread registers its robust futex list"},
+	{"rseq", "libc (cgo and race-detector builds only): every new thread registers restartable sequences"},
 	{"exit", "Go runtime: a thread ending (a vCPU's locked thread exits with its goroutine)"},
 	{"exit_group", "vmm exiting"},
 	{"gettid", "Go runtime: thread ids of new threads; vmm: the vCPU thread id its kick signals"},
@@ -83,10 +85,15 @@ var terminalRequests = []kvm.Request{
 
 // threadCloneFlags are exactly the flags the Go runtime passes to clone
 // for a new thread (runtime/os_linux.go cloneFlags, plus CLONE_SETTLS from
-// its amd64 assembly). Anything else (fork, vfork, new namespaces) does not
-// match and is refused.
-const threadCloneFlags = unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND |
-	unix.CLONE_SYSVSEM | unix.CLONE_THREAD | unix.CLONE_SETTLS
+// its amd64 assembly); libcCloneFlags are glibc's pthread_create's, which
+// a cgo build (the race detector's) uses once clone3 answers ENOSYS.
+// Anything else (fork, vfork, new namespaces) matches neither and is
+// refused.
+const (
+	threadCloneFlags = unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND |
+		unix.CLONE_SYSVSEM | unix.CLONE_THREAD | unix.CLONE_SETTLS
+	libcCloneFlags = threadCloneFlags | unix.CLONE_PARENT_SETTID | unix.CLONE_CHILD_CLEARTID
+)
 
 // ioctlRequests are the requests the ioctl filter allows.
 func ioctlRequests() []kvm.Request {
@@ -102,10 +109,16 @@ func AllowedSyscalls() []string {
 	return out
 }
 
+// refusedOpens fail with EPERM instead of ending vmm: opening a file is
+// refused either way, and the caller's error names the file. libc in a
+// cgo build (the race detector's) reads /sys/devices/system/cpu/online
+// now and then and copes with the refusal.
+var refusedOpens = []string{"open", "openat", "openat2", "creat"}
+
 // policy builds the filter for mode: the allow list (with argument
-// filters on ioctl and clone), clone3 answered ENOSYS so that anything
-// trying it falls back to clone, and everything else trapped (kill) or
-// logged (log).
+// filters on ioctl, clone and rt_sigaction), clone3 answered ENOSYS so
+// that anything trying it falls back to clone, opening files answered
+// EPERM (kill mode), and everything else trapped (kill) or logged (log).
 func policy(mode SeccompMode) seccomp.Policy {
 	def := seccomp.ActionTrap
 	if mode == SeccompLog {
@@ -124,19 +137,22 @@ func policy(mode SeccompMode) seccomp.Policy {
 			conds = append(conds, seccomp.NameWithConditions{Name: "rt_sigaction", Conditions: seccomp.ArgumentConditions{
 				{Argument: 0, Operation: seccomp.NotEqual, Value: uint64(unix.SIGSYS)}}})
 		case "clone":
-			conds = append(conds, seccomp.NameWithConditions{Name: "clone", Conditions: seccomp.ArgumentConditions{
-				{Argument: 0, Operation: seccomp.Equal, Value: threadCloneFlags}}})
+			for _, flags := range []uint64{threadCloneFlags, libcCloneFlags} {
+				conds = append(conds, seccomp.NameWithConditions{Name: "clone", Conditions: seccomp.ArgumentConditions{
+					{Argument: 0, Operation: seccomp.Equal, Value: flags}}})
+			}
 		default:
 			plain = append(plain, s.name)
 		}
 	}
-	return seccomp.Policy{
-		DefaultAction: def,
-		Syscalls: []seccomp.SyscallGroup{
-			{Names: plain, NamesWithCondtions: conds, Action: seccomp.ActionAllow},
-			{Names: []string{"clone3"}, Action: seccomp.ActionErrno | seccomp.Action(unix.ENOSYS)},
-		},
+	groups := []seccomp.SyscallGroup{
+		{Names: plain, NamesWithCondtions: conds, Action: seccomp.ActionAllow},
+		{Names: []string{"clone3"}, Action: seccomp.ActionErrno | seccomp.Action(unix.ENOSYS)},
 	}
+	if mode == SeccompKill {
+		groups = append(groups, seccomp.SyscallGroup{Names: refusedOpens, Action: seccomp.ActionErrno | seccomp.Action(unix.EPERM)})
+	}
+	return seccomp.Policy{DefaultAction: def, Syscalls: groups}
 }
 
 // installSeccomp installs the filter for mode on every thread (TSYNC),

@@ -28,8 +28,15 @@ type vmmProcess struct {
 
 func startVMM(t *testing.T, args ...string) *vmmProcess {
 	t.Helper()
+	return startProgram(t, helperBinary(t), append([]string{"-test.run=^TestCheckHelperProcess$", "--"}, args...)...)
+}
+
+// startProgram starts bin with args in the background (VMM_CHECK_HELPER
+// set, for the test binary standing in for vmm).
+func startProgram(t *testing.T, bin string, args ...string) *vmmProcess {
+	t.Helper()
 	p := &vmmProcess{done: make(chan struct{})}
-	p.cmd = exec.Command(helperBinary(t), append([]string{"-test.run=^TestCheckHelperProcess$", "--"}, args...)...)
+	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = append(os.Environ(), "VMM_CHECK_HELPER=1")
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
 	if err := p.cmd.Start(); err != nil {

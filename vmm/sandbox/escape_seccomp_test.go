@@ -6,17 +6,24 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
+	"vmm/internal/testutil"
 	"vmm/iouring"
 )
 
-// escapeEnv names the escape a re-executed test binary attempts.
-const escapeEnv = "VMM_SANDBOX_ESCAPE"
+// escapeEnv names the escape a re-executed test binary attempts;
+// escapeModeEnv overrides --seccomp (default kill).
+const (
+	escapeEnv     = "VMM_SANDBOX_ESCAPE"
+	escapeModeEnv = "VMM_SANDBOX_MODE"
+)
 
 // TestMain runs an escape attempt when re-executed with escapeEnv set:
 // the sandbox goes into the child only, as vmm run installs it, so the
@@ -101,7 +108,11 @@ func runEscape(name string) int {
 			return 3
 		}
 	}
-	if _, err := Install(Config{Seccomp: SeccompKill, Landlock: true, UID: -1, GID: -1}); err != nil {
+	mode := SeccompKill
+	if m := os.Getenv(escapeModeEnv); m != "" {
+		mode = SeccompMode(m)
+	}
+	if _, err := Install(Config{Seccomp: mode, Landlock: true, UID: -1, GID: -1}); err != nil {
 		fmt.Fprintf(os.Stderr, "install: %v\n", err)
 		return 3
 	}
@@ -160,5 +171,29 @@ func TestSeccompEscapes(t *testing.T) {
 				t.Fatalf("%s: stderr %q, want one line starting %q", name, stderr.String(), want)
 			}
 		})
+	}
+}
+
+// Under --seccomp=log a call off the list runs, and the kernel log names
+// it for that pid: what TestSeccompAllowListInSync (cmd/vmm) relies on to
+// find a missing syscall, checked here with one that is surely missing.
+func TestSeccompLogModeLogsTheCall(t *testing.T) {
+	klog := testutil.OpenSeccompLog(t)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), escapeEnv+"=socket", escapeModeEnv+"=log")
+	out, err := cmd.CombinedOutput()
+	if err != nil || string(out) != "returned <nil>\n" {
+		t.Fatalf("socket under --seccomp=log: %v, output %q; want it to succeed", err, out)
+	}
+	nrs, ok := klog.WaitFor(t, cmd.Process.Pid)
+	if !ok {
+		t.Fatalf("the kernel log never showed a seccomp record (type=1326) for the child (pid %d)", cmd.Process.Pid)
+	}
+	if !slices.Contains(nrs, strconv.Itoa(unix.SYS_SOCKET)) {
+		t.Fatalf("kernel log for the child names syscalls %v, not socket (%d)", nrs, unix.SYS_SOCKET)
 	}
 }

@@ -7,6 +7,7 @@ package sandbox
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"time"
 )
@@ -70,7 +71,7 @@ type Report struct {
 	Seccomp     SeccompMode `json:"seccomp"`
 	Syscalls    int         `json:"seccomp_syscalls"` // allowed system calls (0 when off)
 	LandlockABI int         `json:"landlock_abi"`     // 0: no Landlock ruleset
-	UID         int         `json:"uid"`
+	UID         int         `json:"uid"` // the ids vmm runs as from here on
 	GID         int         `json:"gid"`
 }
 
@@ -89,6 +90,7 @@ func Install(cfg Config) (Report, error) {
 	if err := DropPrivileges(cfg.UID, cfg.GID); err != nil {
 		return rep, fmt.Errorf("sandbox: dropping privileges: %w", err)
 	}
+	rep.UID, rep.GID = os.Getuid(), os.Getgid()
 	if cfg.Landlock {
 		abi, err := RestrictFiles(cfg.Paths)
 		if err != nil {

@@ -71,7 +71,7 @@ type Report struct {
 	Seccomp     SeccompMode `json:"seccomp"`
 	Syscalls    int         `json:"seccomp_syscalls"` // allowed system calls (0 when off)
 	LandlockABI int         `json:"landlock_abi"`     // 0: no Landlock ruleset
-	UID         int         `json:"uid"` // the ids vmm runs as from here on
+	UID         int         `json:"uid"`              // the ids vmm runs as from here on
 	GID         int         `json:"gid"`
 }
 

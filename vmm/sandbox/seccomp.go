@@ -32,6 +32,7 @@ var allowed = []allowedCall{
 	{"madvise", "Go runtime: returning freed heap pages to the kernel"},
 	{"rt_sigreturn", "Go runtime: returning from every signal handler (SIGURG preemption, the vCPU kick)"},
 	{"rt_sigprocmask", "Go runtime: signal masks around thread creation and exit"},
+	{"mprotect", "libc (cgo and race-detector builds only): a new thread's stack guard page; never PROT_EXEC (argument filter)"},
 	{"rt_sigaction", "Go runtime: signal.Stop restoring handlers as vmm exits; never for SIGSYS (argument filter), so the refusal handler stays"},
 	{"sigaltstack", "Go runtime: the signal stack of each new thread"},
 	{"clone", "Go runtime (or libc in cgo builds): a new thread when goroutines block; thread flags only (argument filter)"},
@@ -108,7 +109,7 @@ func AllowedSyscalls() []string {
 var refusedOpens = []string{"open", "openat", "openat2", "creat"}
 
 // policy builds the filter for mode: the allow list (with argument
-// filters on ioctl, clone and rt_sigaction), clone3 answered ENOSYS so
+// filters on ioctl, clone, mprotect and rt_sigaction), clone3 answered ENOSYS so
 // that anything trying it falls back to clone, opening files answered
 // EPERM (kill mode), and everything else trapped (kill) or logged (log).
 func policy(mode SeccompMode) seccomp.Policy {
@@ -125,6 +126,9 @@ func policy(mode SeccompMode) seccomp.Policy {
 				conds = append(conds, seccomp.NameWithConditions{Name: "ioctl", Conditions: seccomp.ArgumentConditions{
 					{Argument: 1, Operation: seccomp.Equal, Value: uint64(r.Number)}}})
 			}
+		case "mprotect":
+			conds = append(conds, seccomp.NameWithConditions{Name: "mprotect", Conditions: seccomp.ArgumentConditions{
+				{Argument: 2, Operation: seccomp.BitsNotSet, Value: unix.PROT_EXEC}}})
 		case "rt_sigaction":
 			conds = append(conds, seccomp.NameWithConditions{Name: "rt_sigaction", Conditions: seccomp.ArgumentConditions{
 				{Argument: 0, Operation: seccomp.NotEqual, Value: uint64(unix.SIGSYS)}}})

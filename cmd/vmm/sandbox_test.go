@@ -187,3 +187,34 @@ func syscallNames(nrs []string) string {
 	}
 	return strings.Join(out, ", ")
 }
+
+// Bad sandbox flags are usage errors (exit 2) with one line naming the
+// problem and the fix, before anything runs.
+func TestSandboxFlagErrors(t *testing.T) {
+	bin := helperBinary(t)
+	cases := []struct {
+		args   []string
+		prefix []string
+		want   string
+	}{
+		{[]string{"--seccomp=strict"}, nil, `--seccomp "strict": use kill, log, off`},
+		{[]string{"--uid", "-5"}, nil, "--uid -5 is out of range: give 0 to 4294967294, or -1"},
+		{[]string{"--gid", "4294967295"}, nil, "--gid 4294967295 is out of range"},
+	}
+	if os.Geteuid() == 0 {
+		if setpriv, err := exec.LookPath("setpriv"); err == nil {
+			cases = append(cases, struct {
+				args   []string
+				prefix []string
+				want   string
+			}{[]string{"--uid", "1000"}, []string{setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"},
+				"--uid needs vmm to start as root (it runs as uid 65534, which cannot change ids): leave --uid out"})
+		}
+	}
+	for _, tc := range cases {
+		out, errOut, code := runVMM(t, bin, tc.prefix, append([]string{"run", "--test-exit"}, tc.args...)...)
+		if code != 2 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("vmm run %v: exit %d, stderr %q (stdout %q); want exit 2 and one line with %q", tc.args, code, errOut, out, tc.want)
+		}
+	}
+}

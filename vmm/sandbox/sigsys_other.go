@@ -1,0 +1,12 @@
+//go:build !(linux && amd64)
+
+package sandbox
+
+import "errors"
+
+// catchSIGSYS has an implementation for linux/amd64 only (its handler is
+// assembly); elsewhere --seccomp=kill is refused rather than crash with a
+// runtime trace on the first refused call.
+func catchSIGSYS() error {
+	return errors.New("--seccomp=kill needs linux/amd64: use --seccomp=log or off")
+}

@@ -38,6 +38,7 @@ var allowed = []allowedCall{
 	{"clone", "Go runtime (or libc in cgo builds): a new thread when goroutines block; thread flags only (argument filter)"},
 	{"set_robust_list", "libc (cgo and race-detector builds only): every new thread registers its robust futex list"},
 	{"rseq", "libc (cgo and race-detector builds only): every new thread registers restartable sequences"},
+	{"sched_getaffinity", "libc (cgo and race-detector builds only): counting CPUs for a new thread's malloc arena, once reading /sys is refused"},
 	{"exit", "Go runtime: a thread ending (a vCPU's locked thread exits with its goroutine)"},
 	{"exit_group", "vmm exiting"},
 	{"gettid", "Go runtime: thread ids of new threads; vmm: the vCPU thread id its kick signals"},

@@ -76,16 +76,17 @@ func (l *SeccompLog) For(pid int) ([]string, error) {
 	return out, nil
 }
 
-// WaitFor waits (a hang guard, not a timing assertion) until the kernel
-// logged a record for pid, and returns its syscall numbers, or false if
-// none came within 30 s. Records come out in order, so once a later
+// WaitFor waits up to within (a hang guard, not a timing assertion) until
+// the kernel logged a record for pid, and returns its syscall numbers, or
+// false if none came. Records come out in order, so once a later
 // process's record is there, every earlier one is too: a probe that is
-// logged for sure makes a barrier. The audit backlog drops records when
-// a flood of them outruns it, so a missing probe record means some were
-// lost.
-func (l *SeccompLog) WaitFor(t testing.TB, pid int) ([]string, bool) {
+// logged for sure makes a barrier. Without auditd the kernel prints audit
+// records under printk_ratelimit (by default 10 per 5 s, all processes
+// together), so a record can be dropped: a probe that did not show is
+// worth running again after the interval.
+func (l *SeccompLog) WaitFor(t testing.TB, pid int, within time.Duration) ([]string, bool) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(within); ; time.Sleep(20 * time.Millisecond) {
 		got, err := l.For(pid)
 		if err != nil {
 			t.Fatalf("reading /dev/kmsg: %v", err)
@@ -98,3 +99,7 @@ func (l *SeccompLog) WaitFor(t testing.TB, pid int) ([]string, bool) {
 		}
 	}
 }
+
+// RateLimitWindow is long enough for the kernel's printk rate limit
+// (kernel.printk_ratelimit, 5 s by default) to let records through again.
+const RateLimitWindow = 7 * time.Second

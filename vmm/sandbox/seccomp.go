@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 
 	seccomp "github.com/elastic/go-seccomp-bpf"
@@ -43,7 +44,7 @@ var allowed = []allowedCall{
 	{"exit_group", "vmm exiting"},
 	{"gettid", "Go runtime: thread ids of new threads; vmm: the vCPU thread id its kick signals"},
 	{"getpid", "Go runtime and vmm: signalling its own threads (tgkill)"},
-	{"tgkill", "Go runtime: preemption (SIGURG); vmm: kicking a vCPU out of KVM_RUN"},
+	{"tgkill", "Go runtime: preemption (SIGURG); vmm: kicking a vCPU out of KVM_RUN; only to vmm's own threads (argument filter)"},
 	{"epoll_pwait", "Go runtime: the network poller (console input, API socket, pipes)"},
 	{"epoll_ctl", "Go runtime: adding and removing descriptors in the poller (API connections)"},
 	{"restart_syscall", "kernel: resuming a sleep that a signal interrupted"},
@@ -110,7 +111,7 @@ func AllowedSyscalls() []string {
 var refusedOpens = []string{"open", "openat", "openat2", "creat"}
 
 // policy builds the filter for mode: the allow list (with argument
-// filters on ioctl, clone, mprotect and rt_sigaction), clone3 answered ENOSYS so
+// filters on ioctl, clone, tgkill, mprotect and rt_sigaction), clone3 answered ENOSYS so
 // that anything trying it falls back to clone, opening files answered
 // EPERM (kill mode), and everything else trapped (kill) or logged (log).
 func policy(mode SeccompMode) seccomp.Policy {
@@ -127,6 +128,9 @@ func policy(mode SeccompMode) seccomp.Policy {
 				conds = append(conds, seccomp.NameWithConditions{Name: "ioctl", Conditions: seccomp.ArgumentConditions{
 					{Argument: 1, Operation: seccomp.Equal, Value: uint64(r.Number)}}})
 			}
+		case "tgkill":
+			conds = append(conds, seccomp.NameWithConditions{Name: "tgkill", Conditions: seccomp.ArgumentConditions{
+				{Argument: 0, Operation: seccomp.Equal, Value: uint64(os.Getpid())}}})
 		case "mprotect":
 			conds = append(conds, seccomp.NameWithConditions{Name: "mprotect", Conditions: seccomp.ArgumentConditions{
 				{Argument: 2, Operation: seccomp.BitsNotSet, Value: unix.PROT_EXEC}}})
@@ -170,7 +174,13 @@ func installSeccomp(mode SeccompMode) (int, error) {
 			return 0, err
 		}
 	}
-	f := seccomp.Filter{NoNewPrivs: true, Flag: seccomp.FilterFlagTSync | seccomp.FilterFlagLog, Policy: policy(mode)}
+	flags := seccomp.FilterFlagTSync
+	if mode == SeccompKill {
+		// Log traps and errno answers too. Not in log mode, where the
+		// default action logs anyway and clone3's ENOSYS would be noise.
+		flags |= seccomp.FilterFlagLog
+	}
+	f := seccomp.Filter{NoNewPrivs: true, Flag: flags, Policy: policy(mode)}
 	if err := seccomp.LoadFilter(f); err != nil {
 		return 0, err
 	}

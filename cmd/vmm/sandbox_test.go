@@ -226,3 +226,41 @@ func TestSandboxFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// --result-json is opened before the sandbox: from the moment the guest
+// runs the file exists and is empty (a stale document is gone), and the
+// document is written through that descriptor at exit. A symbolic link is
+// refused before anything runs.
+func TestResultJSONOpenedBeforeTheGuest(t *testing.T) {
+	needKVM(t)
+	dir := t.TempDir()
+	result := filepath.Join(dir, "result.json")
+	if err := os.WriteFile(result, []byte(`{"stale": true}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startVMM(t, "run", "--kernel", tinyKernelPath(t), "--test-exit", "--cmdline", "test=ctrlaltdel", "--result-json", result)
+	waitUntil(t, "vmm's output", p.stdout.String, "ctrlaltdel: waiting")
+	if fi, err := os.Stat(result); err != nil || fi.Size() != 0 || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("while the guest runs, --result-json is %v (%v); want an empty file, mode 0644", fi, err)
+	}
+	p.signal(t, syscall.SIGTERM)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, p.stderr.String())
+	}
+	res := readResult(t, result)
+	if res["reason"] != "signal" || res["stale"] != nil || res["sandbox"] == nil {
+		t.Errorf("result %v", res)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("files beside the result: %v, want only result.json", entries)
+	}
+
+	link := filepath.Join(dir, "link.json")
+	if err := os.Symlink(result, link); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := runVMM(t, helperBinary(t), nil, "run", "--kernel", tinyKernelPath(t), "--result-json", link)
+	if code != 2 || !strings.Contains(errOut, "is a symbolic link") {
+		t.Errorf("--result-json on a symlink: exit %d, stderr %q; want exit 2 naming the link", code, errOut)
+	}
+}

@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 	if name := os.Getenv(escapeEnv); name != "" {
 		os.Exit(runEscape(name))
 	}
+	if mode := os.Getenv(benchEnv); mode != "" {
+		os.Exit(runSyscallBench(mode))
+	}
 	os.Exit(m.Run())
 }
 

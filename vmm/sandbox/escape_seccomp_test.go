@@ -64,6 +64,11 @@ var escapes = map[string]struct {
 		// Signal 0 only checks that the signal could be sent: still refused.
 		setup:   func() (any, error) { return os.Getppid(), nil },
 		attempt: func(ppid any) error { return unix.Tgkill(ppid.(int), ppid.(int), 0) }},
+	"mmap": {attempt: func(any) error {
+		// Executable memory for shellcode.
+		_, err := unix.Mmap(-1, 0, 4096, unix.PROT_READ|unix.PROT_WRITE|unix.PROT_EXEC, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+		return err
+	}},
 	"io_uring_setup": {attempt: func(any) error {
 		r, err := iouring.Setup(4, &iouring.Params{})
 		if err == nil {

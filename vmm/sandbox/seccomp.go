@@ -28,7 +28,7 @@ var allowed = []allowedCall{
 	{"futex", "Go runtime: goroutine parking, locks, thread wake-ups"},
 	{"nanosleep", "Go runtime: usleep in the scheduler and spinning locks"},
 	{"sched_yield", "Go runtime: osyield while spinning"},
-	{"mmap", "Go runtime: heap growth"},
+	{"mmap", "Go runtime: heap growth; never PROT_EXEC (argument filter)"},
 	{"munmap", "Go runtime: heap release; vmm: unmapping guest RAM and rings at exit"},
 	{"madvise", "Go runtime: returning freed heap pages to the kernel"},
 	{"rt_sigreturn", "Go runtime: returning from every signal handler (SIGURG preemption, the vCPU kick)"},
@@ -111,7 +111,7 @@ func AllowedSyscalls() []string {
 var refusedOpens = []string{"open", "openat", "openat2", "creat"}
 
 // policy builds the filter for mode: the allow list (with argument
-// filters on ioctl, clone, tgkill, mprotect and rt_sigaction), clone3 answered ENOSYS so
+// filters on ioctl, clone, tgkill, mmap, mprotect and rt_sigaction), clone3 answered ENOSYS so
 // that anything trying it falls back to clone, opening files answered
 // EPERM (kill mode), and everything else trapped (kill) or logged (log).
 func policy(mode SeccompMode) seccomp.Policy {
@@ -131,8 +131,9 @@ func policy(mode SeccompMode) seccomp.Policy {
 		case "tgkill":
 			conds = append(conds, seccomp.NameWithConditions{Name: "tgkill", Conditions: seccomp.ArgumentConditions{
 				{Argument: 0, Operation: seccomp.Equal, Value: uint64(os.Getpid())}}})
-		case "mprotect":
-			conds = append(conds, seccomp.NameWithConditions{Name: "mprotect", Conditions: seccomp.ArgumentConditions{
+		case "mmap", "mprotect":
+			// No new executable memory: shellcode has nowhere to go.
+			conds = append(conds, seccomp.NameWithConditions{Name: s.name, Conditions: seccomp.ArgumentConditions{
 				{Argument: 2, Operation: seccomp.BitsNotSet, Value: unix.PROT_EXEC}}})
 		case "rt_sigaction":
 			conds = append(conds, seccomp.NameWithConditions{Name: "rt_sigaction", Conditions: seccomp.ArgumentConditions{

@@ -66,7 +66,7 @@ func sparseImage(t *testing.T, name string, size int64) string {
 
 // TestSeccompAllowListInSync runs vmm under --seccomp=log through the tiny
 // kernel's cases, the block cases on both engines (read-write, read-only,
-// O_DIRECT), the API with logger and metrics, a file console,
+// O_DIRECT), the API with logger and metrics, a file console, a terminal,
 // --result-json and a stop by signal, and fails if the kernel logged any
 // system call for it: a call the allow list lacks would end a real run
 // under the default --seccomp=kill. (The Linux guest is checked the same
@@ -116,6 +116,23 @@ func TestSeccompAllowListInSync(t *testing.T) {
 	c.ok("PUT", "/actions", `{"action_type": "FlushMetrics"}`)
 	c.ok("PUT", "/actions", `{"action_type": "SendCtrlAltDel"}`)
 	finish("api", p)
+	// On a terminal (raw mode in and out, window size): through script(1).
+	if script, err := exec.LookPath("script"); err != nil {
+		t.Log("script(1) is not installed: the terminal run is left out")
+	} else {
+		pidFile := filepath.Join(dir, "tty.pid")
+		sh := fmt.Sprintf(`echo $$ > %s; exec %s run --seccomp=log --kernel %s --test-exit --cmdline test=all`, pidFile, bin, tiny)
+		out, err := exec.Command(script, "-qec", "sh -c '"+sh+"'", "/dev/null").CombinedOutput()
+		if err != nil {
+			t.Fatalf("terminal run: %v\n%s", err, tail(string(out), 30))
+		}
+		b, err := os.ReadFile(pidFile)
+		pid, perr := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || perr != nil {
+			t.Fatalf("terminal run's pid: %v %v", err, perr)
+		}
+		runs = append(runs, run{"terminal", pid})
+	}
 	// A stop by signal.
 	p = startProgram(t, bin, append(common, "--cmdline", "test=ctrlaltdel")...)
 	waitUntil(t, "the console", p.stdout.String, "ctrlaltdel: waiting")

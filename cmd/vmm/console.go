@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"vmm/vmm"
+	"vmm/vmm/sandbox"
 )
 
 // consoleSpec is a parsed --console value.
@@ -140,8 +141,13 @@ func (c *console) startInput(vm *vmm.VM) (restore func(), wait func(), err error
 	fd := int(os.Stdin.Fd())
 	interactive := term.IsTerminal(fd)
 	if interactive {
+		saved, terr := unix.IoctlGetTermios(fd, unix.TCGETS)
 		if old, err := term.MakeRaw(fd); err == nil {
 			restore = onceFunc(func() { _ = term.Restore(fd, old) })
+			if terr == nil {
+				// Also when the sandbox ends vmm over a refused call.
+				sandbox.RestoreTerminalOnBlock(fd, saved)
+			}
 		}
 	}
 	in, err := newStopReader(fd)

@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 	if name := os.Getenv(escapeEnv); name != "" {
 		os.Exit(runEscape(name))
 	}
+	if os.Getenv(terminalEnv) != "" {
+		os.Exit(runTerminalEscape())
+	}
 	if mode := os.Getenv(benchEnv); mode != "" {
 		os.Exit(runSyscallBench(mode))
 	}

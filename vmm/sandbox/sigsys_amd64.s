@@ -7,11 +7,22 @@
 // sigsysHandler is the SIGSYS handler for a call the seccomp filter
 // refused (SECCOMP_RET_TRAP). It runs on the signal stack with no Go
 // runtime state, so it only reads the syscall number from the siginfo
-// (DI = signal, SI = siginfo, DX = ucontext), writes the prepared message
-// for that number to stderr and exits the process with status 1. It never
+// (DI = signal, SI = siginfo, DX = ucontext), puts a raw terminal back,
+// writes the prepared message for that number to stderr and exits the
+// process with status 1. It never
 // returns: the refused call must not appear to have succeeded.
 TEXT ·sigsysHandler(SB),NOSPLIT|NOFRAME,$0
 	MOVL	24(SI), BX // siginfo._sigsys._syscall
+	// First the terminal, if vmm made one raw (RestoreTerminalOnBlock):
+	// ioctl(fd, TCSETS, &saved). BX survives SYSCALL (only AX, CX, R11 change).
+	MOVQ	·sigsysTermFd(SB), DI
+	CMPQ	DI, $0
+	JLT	message
+	MOVQ	$0x5402, SI // TCSETS
+	LEAQ	·sigsysTermios(SB), DX
+	MOVQ	$16, AX // SYS_ioctl
+	SYSCALL
+message:
 	CMPQ	BX, $(msgSlots-1)
 	JCS	known
 	MOVQ	$(msgSlots-1), BX // the "unknown" slot

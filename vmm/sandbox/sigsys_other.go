@@ -2,7 +2,11 @@
 
 package sandbox
 
-import "errors"
+import (
+	"errors"
+
+	"golang.org/x/sys/unix"
+)
 
 // catchSIGSYS has an implementation for linux/amd64 only (its handler is
 // assembly); elsewhere --seccomp=kill is refused rather than crash with a
@@ -10,3 +14,6 @@ import "errors"
 func catchSIGSYS() error {
 	return errors.New("--seccomp=kill needs linux/amd64: use --seccomp=log or off")
 }
+
+// RestoreTerminalOnBlock does nothing here: kill mode is refused.
+func RestoreTerminalOnBlock(fd int, saved *unix.Termios) {}

@@ -20,7 +20,19 @@ const (
 var (
 	sigsysMsg [msgSlots][msgSize]byte
 	sigsysLen [msgSlots]uint64
+
+	// The terminal the handler restores: fd -1 for none.
+	sigsysTermFd  int64 = -1
+	sigsysTermios unix.Termios
 )
+
+// RestoreTerminalOnBlock has the SIGSYS handler put terminal fd back to
+// saved before it ends vmm, as vmm's own exit paths do: a refused call
+// must not leave the user's terminal raw. Call it before Install.
+func RestoreTerminalOnBlock(fd int, saved *unix.Termios) {
+	sigsysTermios = *saved
+	sigsysTermFd = int64(fd)
+}
 
 // Implemented in sigsys_amd64.s.
 func sigsysHandler()

@@ -18,7 +18,7 @@ import (
 // Region is one contiguous range of guest RAM backed by host memory.
 type Region struct {
 	GPA  uint64 // guest-physical start
-	Mem  []byte // host mapping (anonymous, MAP_NORESERVE, outside the Go heap)
+	Mem  []byte // host mapping (anonymous, MAP_NORESERVE, outside the Go heap, left out of core dumps)
 	Slot uint32 // KVM memory slot
 }
 
@@ -74,6 +74,13 @@ func newMapped(ranges []Range, align uint64, flags int) (*Memory, error) {
 		if err != nil {
 			m.Close()
 			return nil, fmt.Errorf("map %d MiB of guest memory: %w", r.Size>>20, err)
+		}
+		// Guest RAM is the guest's secrets: never in a core dump, even
+		// one a pipe core_pattern takes past RLIMIT_CORE 0.
+		if err := unix.Madvise(b, unix.MADV_DONTDUMP); err != nil {
+			_ = unix.Munmap(b)
+			m.Close()
+			return nil, fmt.Errorf("madvise(MADV_DONTDUMP) on guest memory: %w", err)
 		}
 		m.Regions = append(m.Regions, Region{GPA: r.GPA, Mem: b, Slot: uint32(i)})
 		m.size += r.Size

@@ -22,7 +22,8 @@ func newCheckCommand() *cobra.Command {
 		Short: "Check that this host can run VMs and say what to fix",
 		Long: "check opens the KVM device, asks it for the API version and the extensions vmm\n" +
 			"uses, creates a throwaway VM, sets up an io_uring and probes its opcodes, and\n" +
-			"reads the limits that matter. Each check passes, warns or fails; anything short\n" +
+			"reads the limits that matter and the kernel's sandboxing features (seccomp,\n" +
+			"no_new_privs, Landlock). Each check passes, warns or fails; anything short\n" +
 			"of a pass comes with a fix. When those pass, it boots the built-in tiny kernel on\n" +
 			"2 vCPUs (--boot=false skips this) and times a loop in it, which shows whether\n" +
 			"guests run natively or through KVM's instruction emulator.\n" +

@@ -163,7 +163,7 @@ func TestCheckJSON(t *testing.T) {
 		names[c.Name] = true
 	}
 	for _, n := range []string{"identity", "device", "device-access", "device-open", "kvm-api-version", "kvm-backend",
-		"host-is-guest", "io_uring-setup", "io_uring-opcodes", "memlock", "capabilities"} {
+		"host-is-guest", "io_uring-setup", "io_uring-opcodes", "memlock", "capabilities", "seccomp", "no_new_privs", "landlock"} {
 		if !names[n] {
 			t.Errorf("--json lacks %q", n)
 		}

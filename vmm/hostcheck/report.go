@@ -95,6 +95,7 @@ func Run(opts Options) Report {
 		checkIOUring,
 		checkMemlock,
 		checkCapabilities,
+		checkSandbox,
 	} {
 		checks = append(checks, family(h)...)
 	}

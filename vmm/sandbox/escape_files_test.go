@@ -165,7 +165,7 @@ func TestEscapeFiles(t *testing.T) {
 	}
 	ro, rw, console, other := testFiles(t)
 	got := inChild(t, nil, "escape", ro, rw, console, other)
-	expect(t, got, outcomes{
+	want := outcomes{
 		"drop":                     "ok",
 		"restrict":                 "ok",
 		"open file not given":      "EACCES",
@@ -173,9 +173,16 @@ func TestEscapeFiles(t *testing.T) {
 		"open read-only for write": "EACCES",
 		"open read-only for read":  "ok",
 		"open read-write":          "ok",
+		"link a disk":              "EACCES",
+		"execve /bin/true":         "EACCES",
+		"ptrace the parent":        "EPERM",
 		"setuid(0)":                "EPERM",
 		"setgid(0)":                "EPERM",
-	})
+	}
+	if _, err := os.Stat("/dev/kvm"); err == nil {
+		want["open /dev/kvm again"] = "EACCES"
+	}
+	expect(t, got, want)
 }
 
 func escapeChild(args []string) outcomes {
@@ -189,6 +196,10 @@ func escapeChild(args []string) outcomes {
 	o.set("open read-only for write", openOutcome(ro, unix.O_RDWR))
 	o.set("open read-only for read", openOutcome(ro, unix.O_RDONLY))
 	o.set("open read-write", openOutcome(rw, unix.O_RDWR))
+	o.set("link a disk", unix.Link(rw, filepath.Join(filepath.Dir(rw), "rw2.img")))
+	o.set("execve /bin/true", exec.Command("/bin/true").Run())
+	o.set("ptrace the parent", unix.PtraceAttach(os.Getppid()))
+	o.set("open /dev/kvm again", openOutcome("/dev/kvm", unix.O_RDWR))
 	o.set("setuid(0)", syscall.Setuid(0))
 	o.set("setgid(0)", syscall.Setgid(0))
 	return o

@@ -12,6 +12,10 @@ GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X main.co
 
 all: build
 
+# CGO_ENABLED=0: a static binary, and the sandbox's system calls that must
+# reach every thread (capabilities, no_new_privs, Landlock) then go through the
+# Go runtime's AllThreadsSyscall instead of libpsx's pthread_create wrapping
+# (with cgo, AllThreadsSyscall itself refuses with ENOTSUP).
 build: guest
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/vmm
 

@@ -31,6 +31,7 @@ var filesChildren = map[string]func(args []string) outcomes{
 	"escape":         escapeChild,
 	"landlock":       landlockChild,
 	"landlock-bad":   landlockBadChild,
+	"landlock-dir":   landlockDirChild,
 	"drop":           dropChild,
 	"drop-keep-root": dropKeepRootChild,
 	"drop-nonroot":   dropNonrootChild,

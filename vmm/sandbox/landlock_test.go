@@ -201,3 +201,58 @@ func landlockBadChild(args []string) outcomes {
 	o.set("open /etc/passwd after", openOutcome("/etc/passwd", unix.O_RDONLY))
 	return o
 }
+
+// TestRestrictFilesDirectory grants a directory read, write and remove,
+// which is what writing a file atomically there needs (create a temporary
+// file, write it, rename it over the old one: --result-json does so at
+// exit), and checks that is all it grants.
+func TestRestrictFilesDirectory(t *testing.T) {
+	if LandlockABI() == 0 {
+		t.Skip("the kernel has no Landlock (LandlockABI 0)")
+	}
+	dir := worldDir(t)
+	result := filepath.Join(dir, "result.json")
+	if err := os.WriteFile(result, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, _, other := testFiles(t)
+	got := inChild(t, nil, "landlock-dir", dir, result, other)
+	expect(t, got, outcomes{
+		"restrict":            "ok",
+		"write atomically":    "ok",
+		"content":             "new",
+		"mkdir":               "EACCES",
+		"make a fifo":         "EACCES",
+		"open a file outside": "EACCES",
+	})
+}
+
+func landlockDirChild(args []string) outcomes {
+	o := outcomes{}
+	dir, result, other := args[0], args[1], args[2]
+	_, err := RestrictFiles([]Path{{dir, AccessRead | AccessWrite | AccessRemove}})
+	o.set("restrict", err)
+	o.set("write atomically", func() error {
+		tmp, err := os.CreateTemp(dir, ".result.json.*")
+		if err != nil {
+			return err
+		}
+		defer os.Remove(tmp.Name())
+		if _, err := tmp.WriteString("new"); err != nil {
+			return err
+		}
+		if err := tmp.Close(); err != nil {
+			return err
+		}
+		return os.Rename(tmp.Name(), result)
+	}())
+	b, err := os.ReadFile(result)
+	o["content"] = string(b)
+	if err != nil {
+		o.set("content", err)
+	}
+	o.set("mkdir", unix.Mkdir(filepath.Join(dir, "sub"), 0o755))
+	o.set("make a fifo", unix.Mkfifo(filepath.Join(dir, "fifo"), 0o600))
+	o.set("open a file outside", openOutcome(other, unix.O_RDONLY))
+	return o
+}

@@ -39,6 +39,7 @@ func TestDropPrivileges(t *testing.T) {
 	got := inChild(t, cmd, "drop", secret)
 	expect(t, got, outcomes{
 		"inherited fd 3 close-on-exec before": "no",
+		"ambient capability raised before":    "ok",
 		"drop":                                "ok",
 		"several threads":                     "yes",
 		"capabilities":                        "none on any thread",
@@ -74,6 +75,7 @@ func dropChild(args []string) outcomes {
 		<-ready
 	}
 	o["inherited fd 3 close-on-exec before"] = closeOnExec(3)
+	o.set("ambient capability raised before", raiseAmbient(unix.CAP_NET_BIND_SERVICE))
 	open := countFDs()
 
 	o.set("drop", DropPrivileges(65534, 65534))
@@ -133,17 +135,19 @@ func TestDropPrivilegesKeepingRoot(t *testing.T) {
 	}
 	got := inChild(t, nil, "drop-keep-root", theirs, filepath.Join(filepath.Dir(theirs), "node"))
 	expect(t, got, outcomes{
-		"drop":                     "ok",
-		"uids":                     "0 on every thread",
-		"capabilities":             "none on any thread",
-		"open another user's file": "EACCES",
-		"chown it":                 "EPERM",
-		"mknod":                    "EPERM",
+		"ambient capability raised before": "ok",
+		"drop":                             "ok",
+		"uids":                             "0 on every thread",
+		"capabilities":                     "none on any thread",
+		"open another user's file":         "EACCES",
+		"chown it":                         "EPERM",
+		"mknod":                            "EPERM",
 	})
 }
 
 func dropKeepRootChild(args []string) outcomes {
 	o := outcomes{}
+	o.set("ambient capability raised before", raiseAmbient(unix.CAP_NET_BIND_SERVICE))
 	o.set("drop", DropPrivileges(-1, -1))
 	threads := threadStatus()
 	o["uids"] = everyThread(threads, "0 on every thread", func(s map[string]string) bool { return s["Uid"] == "0\t0\t0\t0" })
@@ -195,6 +199,7 @@ func TestDropPrivilegesNotRoot(t *testing.T) {
 
 func dropNonrootChild(args []string) outcomes {
 	o := outcomes{}
+	o.set("ambient capability raised before", raiseAmbient(unix.CAP_NET_BIND_SERVICE))
 	o.set("drop", DropPrivileges(-1, -1))
 	threads := threadStatus()
 	o["no_new_privs"] = everyThread(threads, "1 on every thread", func(s map[string]string) bool { return s["NoNewPrivs"] == "1" })
@@ -231,6 +236,29 @@ func TestReadState(t *testing.T) {
 	}
 }
 
+// raiseAmbient puts capability c in this thread's inheritable and
+// ambient sets (a thread lock held for good: the sets are the thread's),
+// so that the drop has an ambient capability to clear.
+func raiseAmbient(c int) error {
+	runtime.LockOSThread()
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return err
+	}
+	data[c/32].Inheritable |= 1 << (c % 32)
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c), 0, 0); err != nil {
+		return err
+	}
+	if !strings.Contains(threadStatusOf(unix.Gettid())["CapAmb"], "400") {
+		return fmt.Errorf("CapAmb did not change")
+	}
+	return nil
+}
+
 // closeOnExec says whether fd has FD_CLOEXEC.
 func closeOnExec(fd int) string {
 	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
@@ -261,19 +289,30 @@ func threadStatus() []map[string]string {
 	paths, _ := filepath.Glob("/proc/self/task/*/status")
 	var out []map[string]string
 	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
+		if m := statusFile(p); m != nil {
+			out = append(out, m)
 		}
-		m := map[string]string{}
-		for _, line := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok {
-				m[k] = strings.TrimSpace(v)
-			}
-		}
-		out = append(out, m)
 	}
 	return out
+}
+
+// threadStatusOf reads thread tid's status.
+func threadStatusOf(tid int) map[string]string {
+	return statusFile(fmt.Sprintf("/proc/self/task/%d/status", tid))
+}
+
+func statusFile(p string) map[string]string {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil
+	}
+	m := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			m[k] = strings.TrimSpace(v)
+		}
+	}
+	return m
 }
 
 // everyThread returns ok when pred holds for every thread (and there is

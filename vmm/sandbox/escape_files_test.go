@@ -35,6 +35,7 @@ var filesChildren = map[string]func(args []string) outcomes{
 	"drop":           dropChild,
 	"drop-keep-root": dropKeepRootChild,
 	"drop-nonroot":   dropNonrootChild,
+	"bounding-early": boundingEarlyChild,
 }
 
 // outcomes maps an attempt to what happened.

@@ -328,3 +328,40 @@ func everyThread(threads []map[string]string, ok string, pred func(map[string]st
 	}
 	return ok
 }
+
+// TestDropBoundingSetEarly empties the bounding set first, as vmm run may
+// at start: the process keeps its effective capabilities (it can still
+// open what only they allow), and DropPrivileges afterwards still works.
+func TestDropBoundingSetEarly(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: only CAP_SETPCAP can empty the bounding set")
+	}
+	theirs := filepath.Join(worldDir(t), "nobodys")
+	if err := os.WriteFile(theirs, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(theirs, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	got := inChild(t, nil, "bounding-early", theirs)
+	expect(t, got, outcomes{
+		"DropBoundingSet": "ok",
+		"bounding set":    "empty on every thread",
+		"effective set":   "kept on every thread",
+		"open another user's file (DAC override)": "ok",
+		"DropPrivileges":                 "ok",
+		"open another user's file after": "EACCES",
+	})
+}
+
+func boundingEarlyChild(args []string) outcomes {
+	o := outcomes{}
+	o.set("DropBoundingSet", DropBoundingSet())
+	threads := threadStatus()
+	o["bounding set"] = everyThread(threads, "empty on every thread", func(s map[string]string) bool { return strings.Trim(s["CapBnd"], "0") == "" })
+	o["effective set"] = everyThread(threads, "kept on every thread", func(s map[string]string) bool { return strings.Trim(s["CapEff"], "0") != "" })
+	o.set("open another user's file (DAC override)", openOutcome(args[0], unix.O_RDONLY))
+	o.set("DropPrivileges", DropPrivileges(-1, -1))
+	o.set("open another user's file after", openOutcome(args[0], unix.O_RDONLY))
+	return o
+}

@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"vmm/internal/testutil"
 )
 
 // The sandbox cannot be undone, so every test that installs it does so in
@@ -163,7 +165,7 @@ func TestEscapeFiles(t *testing.T) {
 		t.Skip("needs root: it drops to uid 65534 as vmm run --uid does")
 	}
 	if LandlockABI() == 0 {
-		t.Skip("the kernel has no Landlock")
+		testutil.Missing(t, "the kernel has no Landlock (LandlockABI 0): a kernel with CONFIG_SECURITY_LANDLOCK and landlock in lsm=")
 	}
 	ro, rw, console, other := testFiles(t)
 	got := inChild(t, nil, "escape", ro, rw, console, other)

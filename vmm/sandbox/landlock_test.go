@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"vmm/internal/testutil"
 )
 
 // TestLandlockABI compares LandlockABI with the kernel's own answer to
@@ -36,7 +38,7 @@ func TestLandlockABI(t *testing.T) {
 func TestRestrictFiles(t *testing.T) {
 	abi := LandlockABI()
 	if abi == 0 {
-		t.Skip("the kernel has no Landlock (LandlockABI 0)")
+		testutil.Missing(t, "the kernel has no Landlock (LandlockABI 0): a kernel with CONFIG_SECURITY_LANDLOCK and landlock in lsm=")
 	}
 	ro, rw, console, other := testFiles(t)
 	sockDir := worldDir(t)
@@ -173,7 +175,7 @@ func landlockChild(args []string) outcomes {
 // or an empty access is an error that names it, and restricts nothing.
 func TestRestrictFilesRefusesBadPaths(t *testing.T) {
 	if LandlockABI() == 0 {
-		t.Skip("the kernel has no Landlock (LandlockABI 0)")
+		testutil.Missing(t, "the kernel has no Landlock (LandlockABI 0): a kernel with CONFIG_SECURITY_LANDLOCK and landlock in lsm=")
 	}
 	missing := filepath.Join(t.TempDir(), "missing.img")
 	got := inChild(t, nil, "landlock-bad", missing)
@@ -208,7 +210,7 @@ func landlockBadChild(args []string) outcomes {
 // exit), and checks that is all it grants.
 func TestRestrictFilesDirectory(t *testing.T) {
 	if LandlockABI() == 0 {
-		t.Skip("the kernel has no Landlock (LandlockABI 0)")
+		testutil.Missing(t, "the kernel has no Landlock (LandlockABI 0): a kernel with CONFIG_SECURITY_LANDLOCK and landlock in lsm=")
 	}
 	dir := worldDir(t)
 	result := filepath.Join(dir, "result.json")

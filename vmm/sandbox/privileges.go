@@ -16,8 +16,8 @@ import (
 
 // NofileMargin is how many file descriptors DropPrivileges leaves free
 // above those open: the API server's 64 concurrent connections
-// (api.maxConns, each an accept4) plus 16 for the rest (a disk replaced
-// through the API opens its image and a ring; the Go runtime's poller).
+// (api.maxConns, each an accept4) plus 16 for the rest (the Go runtime's
+// poller; a disk image replaced through the API, where that is allowed).
 // Past it accept4 fails with EMFILE and the HTTP server retries later.
 const NofileMargin = 64 + 16
 
@@ -34,11 +34,12 @@ var ErrAllThreads = errors.New("cannot apply a setting to every thread")
 // In order: every open fd is made close-on-exec; RLIMIT_NOFILE is
 // lowered to what is open plus NofileMargin and RLIMIT_CORE to 0; the
 // capability bounding set is emptied (while CAP_SETPCAP still allows it);
-// supplementary groups, gid and uid are changed; the permitted, effective,
-// inheritable and ambient sets are emptied; no_new_privs is set; the process is made non-dumpable. Capabilities
-// and no_new_privs are per thread, so they are applied on every thread at
-// once (psx: the runtime's AllThreadsSyscall in a cgo-free binary, libpsx
-// with cgo), and read back from every thread before it returns.
+// supplementary groups, gid and uid are changed; the permitted,
+// effective, inheritable and ambient sets are emptied; no_new_privs is
+// set; the process is made non-dumpable. Capabilities and no_new_privs
+// are per thread, so they are applied on every thread at once (psx: the
+// runtime's AllThreadsSyscall in a cgo-free binary, libpsx with cgo), and
+// read back from every thread before it returns.
 func DropPrivileges(uid, gid int) error {
 	if err := closeOnExecAll(); err != nil {
 		return err
@@ -70,7 +71,7 @@ func DropPrivileges(uid, gid int) error {
 		return err
 	}
 	if s.CapPrm|s.CapEff|s.CapInh|s.CapAmb != 0 || !s.NoNewPrivs {
-		return fmt.Errorf("%w: after dropping privileges a thread still has %s", ErrAllThreads, s)
+		return fmt.Errorf("%w: after the drop a thread still has a capability or lacks no_new_privs (%s)", ErrAllThreads, s)
 	}
 	return nil
 }

@@ -50,7 +50,7 @@ func RestrictFiles(paths []Path) (abi int, err error) {
 	// V11 names every right this library knows; BestEffort keeps those
 	// the kernel has.
 	if err := landlock.V11.BestEffort().Restrict(rules...); err != nil {
-		return abi, fmt.Errorf("landlock: %w", err)
+		return abi, err // the caller says it was Landlock
 	}
 	return abi, nil
 }
@@ -60,11 +60,11 @@ func landlockRules(paths []Path) ([]landlock.Rule, error) {
 	var rules []landlock.Rule
 	for _, p := range paths {
 		if p.Access == 0 || p.Access&^(AccessRead|AccessWrite|AccessRemove) != 0 {
-			return nil, fmt.Errorf("landlock: %s: access %#x is not a combination of read, write and remove", p.Path, p.Access)
+			return nil, fmt.Errorf("%s: access %#x is not a combination of read, write and remove", p.Path, p.Access)
 		}
 		fi, err := os.Stat(p.Path)
 		if err != nil {
-			return nil, fmt.Errorf("landlock: %w: the sandbox can only allow a path that exists", err)
+			return nil, fmt.Errorf("%w: the sandbox can only allow a path that exists", err)
 		}
 		var a landlock.AccessFSSet
 		if p.Access&AccessRead != 0 {

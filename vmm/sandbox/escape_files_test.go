@@ -57,11 +57,6 @@ func (o outcomes) set(name string, err error) {
 	}
 }
 
-func TestMain(m *testing.M) {
-	runFilesChild()
-	os.Exit(m.Run())
-}
-
 // runFilesChild runs the child named by filesChildEnv, prints its
 // outcomes and exits; it returns at once in the parent.
 func runFilesChild() {

@@ -27,23 +27,59 @@ type row struct {
 	short string // chart label
 	unit  string
 	goals []goal
+	// higher is set for rows where more is better (throughput): the chart
+	// draws their ratios upside down, so that below 1 is better throughout.
+	higher bool
 }
 
 // goal is one condition on vmm's median: against another column's median
-// (vs colQEMU or colLimit), or absolute (vs colVMM: vmm itself ≤ max).
+// (vs colQEMU or colLimit), or absolute (vs colVMM: vmm itself against
+// Bound). By default vmm must be at most Bound; AtLeast turns that round
+// (throughput), Strict makes the bound itself a miss ("fewer than").
 type goal struct {
-	Vs  column  `json:"vs"` // 0: vmm's own figure, 1: QEMU, 2: limit
-	Max float64 `json:"max"`
+	Vs      column  `json:"vs"` // 0: vmm's own figure, 1: QEMU, 2: limit
+	Bound   float64 `json:"max"`
+	AtLeast bool    `json:"at_least,omitempty"`
+	Strict  bool    `json:"strict,omitempty"`
+}
+
+func atMost(vs column, bound float64) goal  { return goal{Vs: vs, Bound: bound} }
+func atLeast(vs column, bound float64) goal { return goal{Vs: vs, Bound: bound, AtLeast: true} }
+func below(vs column, bound float64) goal   { return goal{Vs: vs, Bound: bound, Strict: true} }
+
+func (g goal) op() string {
+	switch {
+	case g.AtLeast && g.Strict:
+		return ">"
+	case g.AtLeast:
+		return "≥"
+	case g.Strict:
+		return "<"
+	}
+	return "≤"
 }
 
 func (g goal) String() string {
 	switch g.Vs {
 	case colQEMU:
-		return fmt.Sprintf("≤ %.2f× QEMU", g.Max)
+		return fmt.Sprintf("%s %.2f× QEMU", g.op(), g.Bound)
 	case colLimit:
-		return fmt.Sprintf("≤ %.2f× limit", g.Max)
+		return fmt.Sprintf("%s %.2f× limit", g.op(), g.Bound)
 	}
-	return fmt.Sprintf("≤ %g", g.Max)
+	return fmt.Sprintf("%s %g", g.op(), g.Bound)
+}
+
+// met says whether v (a ratio or vmm's own figure) meets the goal.
+func (g goal) met(v float64) bool {
+	switch {
+	case g.AtLeast && g.Strict:
+		return v > g.Bound
+	case g.AtLeast:
+		return v >= g.Bound
+	case g.Strict:
+		return v < g.Bound
+	}
+	return v <= g.Bound
 }
 
 // section is a group of rows measured by the same runs: one module of the
@@ -85,12 +121,13 @@ func (c cell) median() float64 {
 
 // rowResult is a row with its cells, as written to results.json.
 type rowResult struct {
-	ID    string         `json:"id"`
-	Label string         `json:"label"`
-	Short string         `json:"short"`
-	Unit  string         `json:"unit"`
-	Goals []goal         `json:"goals,omitempty"`
-	Cells [numCols]*cell `json:"cells"` // vmm, QEMU, limit
+	ID     string         `json:"id"`
+	Label  string         `json:"label"`
+	Short  string         `json:"short"`
+	Unit   string         `json:"unit"`
+	Higher bool           `json:"higher_is_better,omitempty"`
+	Goals  []goal         `json:"goals,omitempty"`
+	Cells  [numCols]*cell `json:"cells"` // vmm, QEMU, limit
 }
 
 type sectionResult struct {
@@ -161,7 +198,7 @@ func order(round int) []column {
 func (b *bench) runSection(s *section) *sectionResult {
 	res := &sectionResult{Name: s.name, Cols: s.cols, Limit: s.limit}
 	for _, r := range s.rows {
-		rr := &rowResult{ID: r.id, Label: r.label, Short: r.short, Unit: r.unit, Goals: r.goals}
+		rr := &rowResult{ID: r.id, Label: r.label, Short: r.short, Unit: r.unit, Higher: r.higher, Goals: r.goals}
 		for c := range rr.Cells {
 			rr.Cells[c] = &cell{}
 		}

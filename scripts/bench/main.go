@@ -33,7 +33,8 @@ func main() {
 func run() error {
 	var (
 		b         bench
-		only      = flag.String("only", "exits,boot,launch,memory", "sections to run, comma-separated: exits, boot, launch, memory, linux (minutes; also BENCH_LINUX=1), or all")
+		only      = flag.String("only", "exits,boot,launch,memory,disk", "sections to run, comma-separated: exits, boot, launch, memory, disk (both disk-guest and disk-device), disk-guest, disk-device, linux (minutes; also BENCH_LINUX=1), or all")
+		diskDir   = flag.String("disk-dir", "/var/tmp", "a directory on a real disk (O_DIRECT fails on tmpfs) for the disk sections' image and file")
 		launch    = flag.String("launch", "10,50", "how many VMs the launch section starts at once, comma-separated")
 		out       = flag.String("out", "build/bench", "directory for results.json, table.md and chart.png")
 		lkernel   = flag.String("linux-kernel", "build/linux-guest/current/vmlinux", "Linux guest kernel for the linux section")
@@ -63,11 +64,14 @@ func run() error {
 	}
 	b.linux = linuxOpts{kernel: *lkernel, initrd: *linitrd, memMiB: 512, rounds: *lrounds, timeout: *ltimeout}
 
+	disk := &diskOpts{dir: *diskDir}
+	defer disk.cleanup()
 	all := map[string]*section{
 		"exits": exitsSection(), "boot": bootSection(), "launch": launchSection(b.launchNs),
-		"memory": memorySection(), "linux": linuxSection(&b.linux),
+		"memory": memorySection(), "disk-guest": diskSection(disk), "disk-device": diskDeviceSection(disk),
+		"linux": linuxSection(&b.linux),
 	}
-	names := []string{"exits", "boot", "launch", "memory", "linux"}
+	names := []string{"exits", "boot", "launch", "memory", "disk-guest", "disk-device", "linux"}
 	want := map[string]bool{}
 	for _, n := range strings.Split(*only, ",") {
 		n = strings.TrimSpace(n)
@@ -76,10 +80,12 @@ func run() error {
 			for _, k := range names {
 				want[k] = true
 			}
+		case n == "disk":
+			want["disk-guest"], want["disk-device"] = true, true
 		case all[n] != nil:
 			want[n] = true
 		default:
-			return fmt.Errorf("-only: no section %q (have %s, all)", n, strings.Join(names, ", "))
+			return fmt.Errorf("-only: no section %q (have %s, disk, all)", n, strings.Join(names, ", "))
 		}
 	}
 	if os.Getenv("BENCH_LINUX") == "1" {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -221,5 +222,99 @@ func TestBlankMultiboot(t *testing.T) {
 	}
 	if le.Uint32(b[0x11d0:]) != 0 || le.Uint32(b[0x200:]) != multibootMagic || le.Uint32(b[9000:]) != multibootMagic {
 		t.Error("blanked the wrong bytes")
+	}
+}
+
+func TestParsePerf(t *testing.T) {
+	out := "blk_perf: disk 0, interrupts, EVENT_IDX on, TSC 2600000 kHz from CPUID 0x40000010\r\n" +
+		"blk_perf: randread 4k qd32: 4000 requests in 889933 us: 4494 IOPS, 18.41 MB/s, 0.03 notifies/req, 0.03 interrupts/req\r\n" +
+		"blk_perf: seqread 1m qd8: 256 requests in 177574 us: 1441 IOPS, 1511.67 MB/s, 0.38 notifies/req, 0.06 interrupts/req\r\n"
+	res, err := parsePerf(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res["randread 4k qd32"]; r.requests != 4000 || r.iops != 4494 || r.mbs != 18.41 {
+		t.Errorf("randread 4k qd32 = %+v", r)
+	}
+	if r := res["seqread 1m qd8"]; r.requests != 256 || r.mbs != 1511.67 {
+		t.Errorf("seqread 1m qd8 = %+v", r)
+	}
+	if _, err := parsePerf("PASS blk_perf\n"); err == nil {
+		t.Error("no job line accepted")
+	}
+}
+
+func TestCountExits(t *testing.T) {
+	trace := `# tracer: nop
+             vmm-1118    (   1116) [001] .....   458.60: kvm_mmio: mmio write len 4 gpa 0xd0000050 val 0x0
+             vmm-1118    (   1116) [001] .....   458.61: kvm_pio: pio_write at 0x80 size 1 count 1 val 0x2
+             vmm-1118    (   1116) [001] .....   458.62: kvm_userspace_exit: reason KVM_EXIT_IO (2)
+             vmm-1118    (   1116) [001] .....   458.63: kvm_mmio: mmio write len 4 gpa 0xd0000050 val 0x0
+             qemu-9-9    (      9) [000] .....   458.63: kvm_mmio: mmio write len 4 gpa 0xd0000050 val 0x0
+             vmm-1118    (   1116) [001] .....   458.64: kvm_vcpu_wakeup: wait time 136217 ns, polling valid
+             vmm-1118    (   1116) [001] .....   458.65: kvm_mmio: mmio unsatisfied-read len 4 gpa 0xd0000060 val 0x0
+             vmm-1118    (   1116) [001] .....   458.65: kvm_userspace_exit: reason KVM_EXIT_MMIO (6)
+             vmm-1118    (   1116) [001] .....   458.66: kvm_mmio: mmio read len 4 gpa 0xd0000060 val 0x1
+             vmm-1118    (   1116) [001] .....   458.67: kvm_pio: pio_write at 0x3f8 size 1 count 1 val 0x41
+             vmm-1118    (   1116) [001] .....   458.68: kvm_pio: pio_write at 0x80 size 1 count 1 val 0x3
+             vmm-1118    (   1116) [001] .....   458.69: kvm_mmio: mmio write len 4 gpa 0xd0000050 val 0x0
+`
+	jobs, err := countExits(strings.NewReader(trace), 1116)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := exitCount{mmio: 2, pio: 1, halts: 1, userspace: 2}
+	if len(jobs) != 1 || jobs[1] != want {
+		t.Errorf("countExits = %+v, want job 1 = %+v", jobs, want)
+	}
+	if jobs[1].exits() != 4 {
+		t.Errorf("exits() = %d, want 4", jobs[1].exits())
+	}
+}
+
+func TestParseFio(t *testing.T) {
+	js := `note: both iodepth >= 1 and synchronous I/O engine are selected
+{"jobs": [{"usr_cpu": 4.0, "sys_cpu": 28.0, "job_runtime": 1000,
+  "read": {"io_bytes": 1073741824, "bw_bytes": 1073741824, "iops": 262144, "total_ios": 262144},
+  "write": {"io_bytes": 0, "bw_bytes": 0, "iops": 0, "total_ios": 0}}]}`
+	r, err := parseFio([]byte(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.iops != 262144 || r.mbs != 1073.741824 || r.cpuMsPerGiB != 320 {
+		t.Errorf("parseFio = %+v", r)
+	}
+}
+
+func TestParseDeviceBench(t *testing.T) {
+	out := "goos: linux\nBenchmarkDevice/randread4k-qd32-2   \t  150000\t     12000 ns/op\t  81319 IOPS\t       333.1 MB/s\t      5500 cpu-ns/op\t       0 B/op\t       0 allocs/op\nPASS\n"
+	r, err := parseDeviceBench(out, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.iops != 81319 || r.mbs != 333.1 || math.Abs(r.cpuMsPerGiB-5500*262144/1e6) > 1e-9 {
+		t.Errorf("parseDeviceBench = %+v", r)
+	}
+	if _, err := parseDeviceBench(strings.Replace(out, "       0 allocs/op", "       2 allocs/op", 1), 4096); err == nil {
+		t.Error("allocations per request accepted")
+	}
+}
+
+func TestGoals(t *testing.T) {
+	for _, tc := range []struct {
+		g    goal
+		v    float64
+		met  bool
+		text string
+	}{
+		{atMost(colLimit, 1.1), 1.1, true, "≤ 1.10× limit"},
+		{atLeast(colQEMU, 1.2), 1.19, false, "≥ 1.20× QEMU"},
+		{atLeast(colQEMU, 1.2), 1.2, true, "≥ 1.20× QEMU"},
+		{below(colQEMU, 1), 1, false, "< 1.00× QEMU"},
+		{below(colQEMU, 1), 0.99, true, "< 1.00× QEMU"},
+	} {
+		if tc.g.met(tc.v) != tc.met || tc.g.String() != tc.text {
+			t.Errorf("%s met(%v) = %v, want %v (%q)", tc.g, tc.v, tc.g.met(tc.v), tc.met, tc.text)
+		}
 	}
 }

@@ -95,7 +95,7 @@ func goalResult(r *rowResult) (met bool, text string, ok bool) {
 			continue
 		}
 		verdict := "met"
-		if v > g.Max {
+		if !g.met(v) {
 			verdict = fmt.Sprintf("missed (%s %s)", what, formatValue(v))
 			met = false
 		}

@@ -49,7 +49,7 @@ func writeChart(dir string, secs []*sectionResult, title string) error {
 			if r.Higher {
 				// Throughput: other ÷ vmm, so that below 1 is better on every bar.
 				q, l, gq, gl = 1/q, 1/l, 1/gq, 1/gl
-				label += " (inverse)"
+				label += " ⁻¹"
 			}
 			if s.Cols[colLimit] != tinyColumns[colLimit] {
 				label += " (" + shortCol(s.Cols[colLimit]) + ")"
@@ -76,7 +76,7 @@ func writeChart(dir string, secs []*sectionResult, title string) error {
 		return fmt.Sprintf(`"" using ($1*3%s):%d:(0.45) with xerrorbars lc rgb "black" lw 2 pt 0 %s`, offset, col, title)
 	}
 	gp := fmt.Sprintf(`# Drawn by scripts/bench from chart.dat; run "gnuplot chart.gp" here to redraw.
-set terminal pngcairo size 1400,700 font "sans,10" noenhanced
+set terminal pngcairo size 1700,760 font "sans,10" noenhanced
 set output "chart.png"
 set title %q
 set datafile separator "\t"
@@ -90,7 +90,7 @@ set xrange [-1:%d]
 set grid ytics
 set style fill solid 0.85 noborder
 set key outside top center horizontal
-set bmargin 7
+set bmargin 10
 plot %s, \
      %s, \
      %s, \

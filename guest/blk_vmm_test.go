@@ -220,3 +220,49 @@ func sum(m map[string]uint64) (n uint64) {
 	}
 	return n
 }
+
+// TestTinyKernelBlkPerf runs blk_perf under vmm on an O_DIRECT image, as
+// make bench does: every job must finish with its requests counted by the
+// device and none failed. Its figures go to the log; no speed is checked.
+func TestTinyKernelBlkPerf(t *testing.T) {
+	img := newImage(t, t.TempDir(), "perf.img", guest.PerfDiskBytes, true)
+	var stats map[string]*block.Stats
+	status, out, _ := bootTinyWith(t, tinyRun{cmdline: "test=blk_perf", cpus: 1,
+		disks:   []vmm.DiskConfig{{Path: img, Direct: true, ID: "perf0"}},
+		inspect: func(vm *vmm.VM) { stats = vm.DiskStats() }})
+	jobs := map[string]string{ // job: requests, as kernel/tests_blk.c's perf_jobs
+		"randread 4k qd1": "2000", "randread 4k qd32": "4000", "randwrite 4k qd1": "2000",
+		"randwrite 4k qd32": "4000", "seqread 1m qd8": "256", "seqwrite 1m qd8": "256",
+	}
+	for l := range strings.Lines(out) {
+		l = strings.TrimSpace(l)
+		if !strings.HasPrefix(l, "blk_perf: ") {
+			continue
+		}
+		t.Log(l)
+		name, rest, _ := strings.Cut(strings.TrimPrefix(l, "blk_perf: "), ": ")
+		if n, ok := jobs[name]; ok && strings.HasPrefix(rest, n+" requests in ") {
+			delete(jobs, name)
+		}
+	}
+	if len(jobs) != 0 {
+		t.Errorf("no result line for %v", slices.Sorted(maps.Keys(jobs)))
+	}
+	if !outputLines(out)["PASS blk_perf"] || status != 0 {
+		t.Errorf("blk_perf did not pass (exit status %d)\nserial output:\n%s", status, out)
+	}
+	s := stats["perf0"]
+	if s == nil {
+		t.Fatalf("no stats for disk perf0: %v", slices.Collect(maps.Keys(stats)))
+	}
+	if n := s.BackendErrors.Load(); n != 0 {
+		t.Errorf("%d backend errors", n)
+	}
+	if k := s.Kinds(); len(k) != 0 {
+		t.Errorf("the device counted guest errors: %v", k)
+	}
+	const each = 2000 + 4000 + 256 // requests of each direction
+	if r, w := s.Reads.Load(), s.Writes.Load(); r < each || w < each {
+		t.Errorf("the device completed %d reads and %d writes, want at least %d of each", r, w, each)
+	}
+}

@@ -31,7 +31,7 @@ import (
 // pool is mostly idle: it serves odd drivers (boot loaders, the tiny test
 // kernel) and stays small, since it is populated at creation.
 const (
-	bounceBufferSize = MaxSegmentSize
+	bounceBufferSize = 64 << 10 // independent of SIZE_MAX: a request takes as many as its length needs
 	bounceBuffers    = 32
 )
 

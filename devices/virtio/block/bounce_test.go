@@ -57,7 +57,7 @@ func TestDirectIO(t *testing.T) {
 		{"segment lengths not sector multiples", 4096, 0, []uint64{100, 412, 4096}, true},
 		{"one bad segment among good ones", 4096, 0, []uint64{4096, 4096, 4000, 96, 4096}, true},
 		{"spanning three pool buffers", 4096, 4, []uint64{40000, 50000, 41584}, true},
-		{"max misaligned length", 8, 1, slices.Repeat([]uint64{MaxSegmentSize}, bounceBuffers), true},
+		{"max misaligned length", 8, 1, slices.Repeat([]uint64{bounceBufferSize}, bounceBuffers), true},
 	}
 	forEachBackend(t, func(t *testing.T, k backendKind) {
 		for _, c := range cases {
@@ -75,7 +75,7 @@ func TestDirectIO(t *testing.T) {
 				if _, ok := e.b.(*Uring); ok {
 					want := 0
 					if c.bounced {
-						want = int((w.Len + MaxSegmentSize - 1) / MaxSegmentSize)
+						want = int((w.Len + bounceBufferSize - 1) / bounceBufferSize)
 					}
 					if got := pool.Stats().InUse; got != want {
 						t.Fatalf("%d bounce buffers held in flight, want %d", got, want)
@@ -113,7 +113,7 @@ func TestDirectIORefused(t *testing.T) {
 		}{
 			{"offset not a multiple of OffsetAlign", rw(TypeIn, 512, e.segs(4096, 0, 4096)), errMisalignedDirect},
 			{"length not a multiple of OffsetAlign", rw(TypeOut, 0, e.segs(4096, 0, 512)), errMisalignedDirect},
-			{"misaligned and longer than the pool", rw(TypeIn, 0, e.segs(4096, 512, slices.Repeat([]uint64{MaxSegmentSize}, bounceBuffers+1)...)), errBounceTooLong},
+			{"misaligned and longer than the pool", rw(TypeIn, 0, e.segs(4096, 512, slices.Repeat([]uint64{bounceBufferSize}, bounceBuffers+1)...)), errBounceTooLong},
 		}
 		for _, b := range bad {
 			if err := e.b.Start(0, b.req); !errors.Is(err, b.want) {
@@ -125,10 +125,11 @@ func TestDirectIORefused(t *testing.T) {
 		in := e.segs(4096, 512, 4096)
 		wantResults(t, e.run(rw(TypeIn, 4096, in)), 4096)
 		eq(t, "bounced IN", gather(in), pattern(4096, 4096))
-		// The longest request the device builds, aligned: straight through.
-		big := e.segs(4096, 0, slices.Repeat([]uint64{MaxSegmentSize}, MaxSegments)...)
-		wantResults(t, e.run(rw(TypeIn, 0, big)), maxTransfer)
-		eq(t, "8 MiB IN", gather(big), pattern(0, maxTransfer))
+		// A long aligned request, four times the pool: straight through.
+		const long = 4 * bounceBuffers * bounceBufferSize
+		big := e.segs(4096, 0, slices.Repeat([]uint64{MaxSegmentSize}, long/MaxSegmentSize)...)
+		wantResults(t, e.run(rw(TypeIn, 0, big)), long)
+		eq(t, "8 MiB IN", gather(big), pattern(0, long))
 		checkPoolIdle(t, poolOf(t, e.b))
 	})
 }
@@ -139,7 +140,7 @@ func TestDirectIORefused(t *testing.T) {
 func TestBounceBusyAndRecovery(t *testing.T) {
 	e := newTestEnv(t, backendKinds[0], envConfig{direct: true})
 	pool := poolOf(t, e.b)
-	const half = bounceBuffers / 2 * MaxSegmentSize // 16 buffers
+	const half = bounceBuffers / 2 * bounceBufferSize // 16 buffers
 	reqs := []*Request{
 		rw(TypeIn, 0, e.segs(4096, 8, half)),
 		rw(TypeIn, half, e.segs(4096, 8, half)),

@@ -28,9 +28,11 @@ const SectorSize = 512
 const (
 	// MaxSegments is SEG_MAX: data descriptors per request.
 	MaxSegments = 128
-	// MaxSegmentSize is SIZE_MAX: bytes per data descriptor; also the
-	// size of each O_DIRECT bounce buffer (bounce.go).
-	MaxSegmentSize = 64 << 10
+	// MaxSegmentSize is SIZE_MAX: bytes per data descriptor. 1 MiB lets a
+	// driver send a 1 MiB transfer from contiguous memory as one
+	// descriptor; at 64 KiB a guest built and the device walked 16 for it,
+	// which a slow guest paid for (docs/performance.md, Disk).
+	MaxSegmentSize = 1 << 20
 	// MaxDiscardSectors and MaxWriteZeroesSectors bound one range; the
 	// device accepts one range per DISCARD or WRITE_ZEROES request.
 	MaxDiscardSectors     = 1 << 22 // 2 GiB

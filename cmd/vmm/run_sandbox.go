@@ -39,6 +39,11 @@ func parseSandbox(f runFlags) (sandbox.Config, error) {
 			return sandbox.Config{}, usagef("%s needs vmm to start as root (it runs as uid %d, which cannot change ids): leave %s out", id.flag, euid, id.flag)
 		}
 	}
+	if (f.uid == -1) != (f.gid == -1) {
+		// With --uid alone the VMM would keep group 0 and every file root's
+		// group may touch.
+		return sandbox.Config{}, usagef("--uid and --gid go together: give both (e.g. --uid 65534 --gid 65534)")
+	}
 	return sandbox.Config{Seccomp: mode, Landlock: f.landlock, UID: f.uid, GID: f.gid}, nil
 }
 

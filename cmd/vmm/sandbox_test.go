@@ -225,6 +225,8 @@ func TestSandboxFlagErrors(t *testing.T) {
 		{[]string{"--seccomp=strict"}, nil, `--seccomp "strict": use kill, log, off`},
 		{[]string{"--uid", "-5"}, nil, "--uid -5 is out of range: give 0 to 4294967294, or -1"},
 		{[]string{"--gid", "4294967295"}, nil, "--gid 4294967295 is out of range"},
+		{[]string{"--uid", "65534"}, nil, "--uid and --gid go together: give both"},
+		{[]string{"--gid", "65534"}, nil, "--uid and --gid go together: give both"},
 	}
 	if os.Geteuid() == 0 {
 		if setpriv, err := exec.LookPath("setpriv"); err == nil {
@@ -279,5 +281,29 @@ func TestResultJSONOpenedBeforeTheGuest(t *testing.T) {
 	_, errOut, code := runVMM(t, helperBinary(t), nil, "run", "--kernel", tinyKernelPath(t), "--result-json", link)
 	if code != 2 || !strings.Contains(errOut, "is a symbolic link") {
 		t.Errorf("--result-json on a symlink: exit %d, stderr %q; want exit 2 naming the link", code, errOut)
+	}
+}
+
+// --uid/--gid drop the ids after the disks are open: the guest still
+// writes to an image only root may open, and the result reports the ids
+// the VMM ran as.
+func TestRunDropsToUIDAndGID(t *testing.T) {
+	needKVM(t)
+	if os.Geteuid() != 0 {
+		t.Skip("dropping ids needs vmm to start as root; this test runs as uid " + strconv.Itoa(os.Geteuid()))
+	}
+	img := sparseImage(t, "root-only.img", 16<<20)
+	if err := os.Chmod(img, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	result := filepath.Join(t.TempDir(), "result.json")
+	out, errOut, code := runVMM(t, helperBinary(t), nil, "run", "--kernel", tinyKernelPath(t), "--test-exit", "--console", "none",
+		"--cmdline", "test=blk_rw", "--disk", img+",id=data", "--uid", "65534", "--gid", "65534", "--result-json", result)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s%s", code, out, errOut)
+	}
+	sb, _ := readResult(t, result)["sandbox"].(map[string]any)
+	if sb["uid"] != 65534.0 || sb["gid"] != 65534.0 || sb["seccomp"] != "kill" {
+		t.Errorf("result's sandbox %v, want uid and gid 65534 under seccomp kill", sb)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/landlock-lsm/go-landlock/landlock"
 	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
+	"golang.org/x/sys/unix"
 )
 
 // LandlockABI is the Landlock ABI version the kernel offers, 0 when it
@@ -39,20 +40,76 @@ func LandlockABI() int {
 // It returns the kernel's Landlock ABI. On a kernel without Landlock it
 // restricts nothing and returns 0, nil: the caller warns.
 func RestrictFiles(paths []Path) (abi int, err error) {
-	abi = LandlockABI()
-	if abi == 0 {
-		return 0, nil
+	r, err := PrepareFiles(paths)
+	if err != nil {
+		return r.ABI(), err
+	}
+	return r.ABI(), r.Restrict()
+}
+
+// FileRules is a Landlock ruleset built but not yet enforced.
+type FileRules struct {
+	abi   int
+	fd    int // -1: nothing to enforce
+	flags uint32
+}
+
+// ABI is the kernel's Landlock ABI (0: none, nothing will be restricted).
+func (r *FileRules) ABI() int {
+	if r == nil {
+		return 0
+	}
+	return r.abi
+}
+
+// PrepareFiles builds the ruleset for paths, opening each one now. Install
+// calls it before dropping privileges: a path under a directory only root
+// may search cannot be opened once vmm runs as another user, though the
+// file itself was opened while vmm was root.
+func PrepareFiles(paths []Path) (*FileRules, error) {
+	r := &FileRules{abi: LandlockABI(), fd: -1}
+	if r.abi == 0 {
+		return r, nil
 	}
 	rules, err := landlockRules(paths)
 	if err != nil {
-		return abi, err
+		return r, err
+	}
+	if psxListsTasks {
+		// libpsx (cgo builds) lists /proc/PID/task after it restricts
+		// each thread; without this it reports failure (go-landlock
+		// issue 39, which its own Restrict works around the same way).
+		rules = append(rules, landlock.PathAccess(ll.AccessFSReadDir, fmt.Sprintf("/proc/%d/task", os.Getpid())))
 	}
 	// V11 names every right this library knows; BestEffort keeps those
 	// the kernel has.
-	if err := landlock.V11.BestEffort().Restrict(rules...); err != nil {
-		return abi, err // the caller says it was Landlock
+	if r.fd, r.flags, err = landlock.V11.BestEffort().NewRulesetFD(rules...); err != nil {
+		return r, err // the caller says it was Landlock
 	}
-	return abi, nil
+	return r, nil
+}
+
+// Restrict enforces the ruleset on every thread and closes it.
+func (r *FileRules) Restrict() error {
+	if r == nil || r.fd < 0 {
+		return nil
+	}
+	defer func() { unix.Close(r.fd); r.fd = -1 }()
+	if err := ll.AllThreadsPrctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("setting no_new_privs: %w", err)
+	}
+	if err := ll.AllThreadsLandlockRestrictSelf(r.fd, r.flags); err != nil {
+		return fmt.Errorf("landlock_restrict_self: %w", err)
+	}
+	return nil
+}
+
+// Close releases a ruleset that will not be enforced.
+func (r *FileRules) Close() {
+	if r != nil && r.fd >= 0 {
+		unix.Close(r.fd)
+		r.fd = -1
+	}
 }
 
 // landlockRules turns paths into Landlock rules, checking each exists.

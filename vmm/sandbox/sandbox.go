@@ -75,9 +75,11 @@ type Report struct {
 	GID         int         `json:"gid"`
 }
 
-// Install confines the calling process, all threads: privileges first
-// (while changing ids is still allowed), then the file rules, then the
-// system call filter last, since it forbids the calls the others make.
+// Install confines the calling process, all threads: the file rules are
+// built first (opening their paths needs the ids vmm started with), then
+// privileges are dropped (while changing ids is still allowed), then the
+// file rules are enforced, then the system call filter last, since it
+// forbids the calls the others make.
 // On error the process may be partly confined; the caller must stop.
 func Install(cfg Config) (Report, error) {
 	rep := Report{Seccomp: SeccompOff, UID: cfg.UID, GID: cfg.GID}
@@ -87,16 +89,26 @@ func Install(cfg Config) (Report, error) {
 	// The local time zone loads lazily from /etc/localtime on first use
 	// (a log line's timestamp): load it while files can still be opened.
 	time.Now().Zone()
+	// The Landlock ruleset opens its paths while vmm may still search
+	// every directory; it is enforced after the drop.
+	var files *FileRules
+	if cfg.Landlock {
+		var err error
+		if files, err = PrepareFiles(cfg.Paths); err != nil {
+			files.Close()
+			return rep, fmt.Errorf("sandbox: Landlock: %w", err)
+		}
+		defer files.Close()
+	}
 	if err := DropPrivileges(cfg.UID, cfg.GID); err != nil {
 		return rep, fmt.Errorf("sandbox: dropping privileges: %w", err)
 	}
 	rep.UID, rep.GID = os.Getuid(), os.Getgid()
 	if cfg.Landlock {
-		abi, err := RestrictFiles(cfg.Paths)
-		if err != nil {
+		if err := files.Restrict(); err != nil {
 			return rep, fmt.Errorf("sandbox: Landlock: %w", err)
 		}
-		rep.LandlockABI = abi
+		rep.LandlockABI = files.ABI()
 	}
 	n, err := installSeccomp(cfg.Seccomp)
 	if err != nil {

@@ -307,3 +307,51 @@ func TestRunDropsToUIDAndGID(t *testing.T) {
 		t.Errorf("result's sandbox %v, want uid and gid 65534 under seccomp kill", sb)
 	}
 }
+
+// vmm as shipped (no cgo, sandbox on by default) runs the guest with no
+// capability in any thread's bounding, permitted or effective set.
+func TestRunningVMMHoldsNoCapabilities(t *testing.T) {
+	needKVM(t)
+	if os.Geteuid() != 0 {
+		t.Skip("the bounding set can only be emptied with CAP_SETPCAP; this test runs as uid " + strconv.Itoa(os.Geteuid()))
+	}
+	bin := buildVMM(t)
+	p := startProgram(t, bin, "run", "--kernel", tinyKernelPath(t), "--test-exit", "--cmdline", "test=ctrlaltdel")
+	waitUntil(t, "the console", p.stdout.String, "ctrlaltdel: waiting")
+	pid := p.cmd.Process.Pid
+	bounding := func() string {
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		if err != nil {
+			return err.Error()
+		}
+		var left []string
+		for _, task := range tasks {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, task.Name()))
+			if err != nil {
+				continue // the thread ended
+			}
+			for _, line := range strings.Split(string(b), "\n") {
+				for _, set := range []string{"CapBnd:", "CapPrm:", "CapEff:"} {
+					if v, ok := strings.CutPrefix(line, set); ok && strings.Trim(strings.TrimSpace(v), "0") != "" {
+						left = append(left, task.Name()+" "+set+strings.TrimSpace(v))
+					}
+				}
+			}
+		}
+		if len(tasks) == 0 {
+			return "no threads"
+		}
+		if len(left) == 0 {
+			return "empty"
+		}
+		return strings.Join(left, " ")
+	}
+	waitUntil(t, "every thread's capability sets", func() string { return bounding() + "\n" + p.stderr.String() }, "empty")
+	p.signal(t, syscall.SIGTERM)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, p.stderr.String())
+	}
+	if strings.Contains(p.stderr.String(), "bounding set") {
+		t.Errorf("stderr: %s", p.stderr.String())
+	}
+}

@@ -126,13 +126,7 @@ func TestDropPrivilegesKeepingRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: it checks that root without capabilities is refused")
 	}
-	theirs := filepath.Join(worldDir(t), "nobodys")
-	if err := os.WriteFile(theirs, []byte("x"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chown(theirs, 65534, 65534); err != nil {
-		t.Fatal(err)
-	}
+	theirs := nobodysFile(t)
 	got := inChild(t, nil, "drop-keep-root", theirs, filepath.Join(filepath.Dir(theirs), "node"))
 	expect(t, got, outcomes{
 		"ambient capability raised before": "ok",
@@ -336,13 +330,7 @@ func TestDropBoundingSetEarly(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: only CAP_SETPCAP can empty the bounding set")
 	}
-	theirs := filepath.Join(worldDir(t), "nobodys")
-	if err := os.WriteFile(theirs, []byte("x"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chown(theirs, 65534, 65534); err != nil {
-		t.Fatal(err)
-	}
+	theirs := nobodysFile(t)
 	got := inChild(t, nil, "bounding-early", theirs)
 	expect(t, got, outcomes{
 		"DropBoundingSet": "ok",
@@ -364,4 +352,18 @@ func boundingEarlyChild(args []string) outcomes {
 	o.set("DropPrivileges", DropPrivileges(-1, -1))
 	o.set("open another user's file after", openOutcome(args[0], unix.O_RDONLY))
 	return o
+}
+
+// nobodysFile is a 0600 file owned by 65534 in a directory anyone may
+// search: root without capabilities cannot open it.
+func nobodysFile(t *testing.T) string {
+	t.Helper()
+	theirs := filepath.Join(worldDir(t), "nobodys")
+	if err := os.WriteFile(theirs, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(theirs, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	return theirs
 }

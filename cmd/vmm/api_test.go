@@ -279,4 +279,37 @@ func TestAPIWithConfigFile(t *testing.T) {
 	if code := p.wait(t); code != 0 {
 		t.Fatalf("exit %d:\n%s", code, p.stderr.String())
 	}
+	if strings.Contains(p.stderr.String(), "directory of its own") {
+		t.Errorf("a socket alone in its directory got the shared-directory warning:\n%s", p.stderr.String())
+	}
+}
+
+// Landlock can only let vmm remove the API socket by letting it remove
+// anything in the socket's directory: a shared directory gets a warning
+// (and the neighbour survives the run).
+func TestAPISocketSharedDirectoryWarns(t *testing.T) {
+	needKVM(t)
+	dir := t.TempDir()
+	neighbour := filepath.Join(dir, "neighbour")
+	if err := os.WriteFile(neighbour, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "api.sock")
+	cfg := writeFile(t, "vm.json", []byte(fmt.Sprintf(`{"boot-source": {"kernel_image_path": %q}, "machine-config": {"vcpu_count": 1, "mem_size_mib": 64}}`, haltKernel(t))))
+	p := startVMM(t, "run", "--api-sock", sock, "--config-file", cfg, "--console", "none")
+	c := newAPIClient(t, sock)
+	c.waitReady(p)
+	p.signal(t, syscall.SIGTERM)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, p.stderr.String())
+	}
+	if want := "give --api-sock a directory of its own"; !strings.Contains(p.stderr.String(), want) || strings.Count(p.stderr.String(), want) != 1 {
+		t.Errorf("stderr lacks one warning %q:\n%s", want, p.stderr.String())
+	}
+	if _, err := os.Stat(neighbour); err != nil {
+		t.Errorf("the neighbour: %v", err)
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("the socket after exit: %v", err)
+	}
 }

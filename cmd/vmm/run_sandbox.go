@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"os"
+	"path/filepath"
 
 	"github.com/sirupsen/logrus"
 
@@ -66,6 +67,9 @@ func (p *runPlan) sandboxConfig(disks []vmm.DiskConfig) sandbox.Config {
 		cfg.Paths = append(cfg.Paths, sandbox.Path{Path: p.console.path, Access: sandbox.AccessWrite})
 	}
 	if p.f.apiSock != "" {
+		if cfg.Landlock {
+			warnSharedSocketDir(p.f.apiSock)
+		}
 		// Removed at exit.
 		cfg.Paths = append(cfg.Paths, sandbox.Path{Path: p.f.apiSock, Access: sandbox.AccessRemove})
 	}
@@ -90,5 +94,22 @@ func (r *runner) beforeRun(cfg sandbox.Config) func() error {
 		logrus.WithFields(logrus.Fields{"seccomp": rep.Seccomp, "syscalls": rep.Syscalls, "landlock_abi": rep.LandlockABI,
 			"uid": rep.UID, "gid": rep.GID}).Debug("sandbox installed")
 		return nil
+	}
+}
+
+// warnSharedSocketDir warns when the API socket shares its directory:
+// Landlock can grant removing the socket only on the whole directory, so
+// a hijacked vmm could remove the other files in it too.
+func warnSharedSocketDir(sock string) {
+	dir := filepath.Dir(sock)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if e.Name() != filepath.Base(sock) {
+			logrus.Warnf("the sandbox lets vmm remove any file in %s to remove its API socket at exit; give --api-sock a directory of its own", dir)
+			return
+		}
 	}
 }

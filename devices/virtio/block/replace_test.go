@@ -35,7 +35,11 @@ func (g *gatedBackend) Wait(done []Completion, block bool) ([]Completion, bool, 
 		return g.Backend.Wait(done, block && len(done) == 0)
 	default:
 	}
-	comps, kicked, err := g.Backend.Wait(nil, block)
+	// Room for completions: a Wait with none returns at once without
+	// arming the kick, so the worker would spin and never see the
+	// driver's kick (the test then failed now and then, whenever the
+	// worker's first look at the ring came before the request).
+	comps, kicked, err := g.Backend.Wait(make([]Completion, 0, QueueSize), block)
 	g.held = append(g.held, comps...)
 	return done, kicked, err
 }

@@ -44,7 +44,7 @@ func RestrictFiles(paths []Path) (abi int, err error) {
 	if err != nil {
 		return r.ABI(), err
 	}
-	return r.ABI(), r.Restrict()
+	return r.ABI(), r.restrict(false)
 }
 
 // FileRules is a Landlock ruleset built but not yet enforced.
@@ -89,14 +89,18 @@ func PrepareFiles(paths []Path) (*FileRules, error) {
 	return r, nil
 }
 
-// Restrict enforces the ruleset on every thread and closes it.
-func (r *FileRules) Restrict() error {
+// restrict enforces the ruleset on every thread and closes it. Landlock
+// needs no_new_privs on each thread: nnpSet says DropPrivileges has set
+// it on every thread and read it back, so one all-thread call is saved.
+func (r *FileRules) restrict(nnpSet bool) error {
 	if r == nil || r.fd < 0 {
 		return nil
 	}
 	defer func() { unix.Close(r.fd); r.fd = -1 }()
-	if err := ll.AllThreadsPrctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("setting no_new_privs: %w", err)
+	if !nnpSet {
+		if err := ll.AllThreadsPrctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("setting no_new_privs: %w", err)
+		}
 	}
 	if err := ll.AllThreadsLandlockRestrictSelf(r.fd, r.flags); err != nil {
 		return fmt.Errorf("landlock_restrict_self: %w", err)

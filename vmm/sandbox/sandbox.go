@@ -105,7 +105,7 @@ func Install(cfg Config) (Report, error) {
 	}
 	rep.UID, rep.GID = os.Getuid(), os.Getgid()
 	if cfg.Landlock {
-		if err := files.Restrict(); err != nil {
+		if err := files.restrict(true); err != nil { // DropPrivileges set no_new_privs everywhere
 			return rep, fmt.Errorf("sandbox: Landlock: %w", err)
 		}
 		rep.LandlockABI = files.ABI()

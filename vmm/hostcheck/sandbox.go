@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"vmm/vmm/sandbox"
 )
 
 // seccompSysctl holds actions_avail; a variable so tests can use a fake.
@@ -27,7 +29,7 @@ func checkSandbox(*host) []Check {
 	actions, aerr := os.ReadFile(seccompSysctl + "/actions_avail")
 	mode, merr := unix.PrctlRetInt(unix.PR_GET_SECCOMP, 0, 0, 0, 0)
 	nnp, nerr := unix.PrctlRetInt(unix.PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0)
-	abi, lerr := landlockABI()
+	abi, lerr := sandbox.LandlockVersion()
 	return []Check{
 		seccompCheck(strings.TrimSpace(string(actions)), aerr, mode, merr),
 		noNewPrivsCheck(nnp, nerr),
@@ -85,16 +87,6 @@ func noNewPrivsCheck(v int, err error) Check {
 		c.Detail += "; already set by what started vmm"
 	}
 	return c
-}
-
-// landlockABI asks the kernel for its Landlock ABI version.
-func landlockABI() (int, error) {
-	const createRulesetVersion = 1 // LANDLOCK_CREATE_RULESET_VERSION
-	v, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, createRulesetVersion)
-	if errno != 0 {
-		return 0, errno
-	}
-	return int(v), nil
 }
 
 // landlockFeatures are what each ABI adds to vmm's confinement, and the

@@ -15,12 +15,17 @@ import (
 // LandlockABI is the Landlock ABI version the kernel offers, 0 when it
 // has none (built without it, or not enabled with lsm= at boot).
 func LandlockABI() int {
-	v, err := ll.LandlockGetABIVersion()
+	v, err := LandlockVersion()
 	if err != nil || v < 0 {
 		return 0
 	}
 	return v
 }
+
+// LandlockVersion asks the kernel for its Landlock ABI version; the error
+// is the errno that says why there is none (ENOSYS: not built in,
+// EOPNOTSUPP: not enabled at boot), which vmm check reports.
+func LandlockVersion() (int, error) { return ll.LandlockGetABIVersion() }
 
 // RestrictFiles confines the whole process (every thread) with Landlock
 // to the paths given, each with its access, and nothing else: no other
